@@ -1,0 +1,186 @@
+"""Organizations, API keys, contracts and their schedules (DESIGN.md "Parts").
+
+Money fields are in the contract currency unless their name ends in ``_usd``.
+"""
+
+import zoneinfo
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from rest_framework_api_key.models import AbstractAPIKey
+
+AMOUNT = {"max_digits": 30, "decimal_places": 10}
+RATE = {"max_digits": 20, "decimal_places": 10}
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"'{value}' is not an IANA time zone")
+
+
+class Organization(models.Model):
+    slug = models.SlugField(max_length=100, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Role(models.TextChoices):
+    VENDOR = "vendor"
+    CUSTOMER = "customer"
+    ADMIN = "admin"
+
+
+class ApiKey(AbstractAPIKey):
+    """A key belongs to one organization and has one role (API.md "Auth").
+    Only a hash is stored; ``revoked`` keys stop working at once."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="keys")
+    role = models.CharField(max_length=10, choices=Role.choices)
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = "API key"
+
+
+class Period(models.TextChoices):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+class Contract(models.Model):
+    code = models.SlugField(max_length=100, unique=True)
+    vendor = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="contracts_as_vendor"
+    )
+    customer = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="contracts_as_customer"
+    )
+    currency = models.CharField(max_length=3, default="USD")
+    # USD -> contract currency; prices are in USD (DESIGN.md "Money and numbers").
+    fx_rate = models.DecimalField(**RATE, default=Decimal(1))
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
+    period = models.CharField(max_length=8, choices=Period.choices, default=Period.MONTH)
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True, help_text="Last day covered, inclusive.")
+    markup = models.DecimalField(**RATE, default=Decimal(0))
+    fixed_fee = models.DecimalField(**AMOUNT, default=Decimal(0), help_text="Per period.")
+    hourly_rate = models.DecimalField(**AMOUNT, null=True, blank=True)
+    guarantee_multiple = models.DecimalField(**RATE, default=Decimal(0))
+    payout_share = models.DecimalField(**RATE, default=Decimal(1))
+    payout_cap = models.DecimalField(**AMOUNT, default=Decimal(0))
+    grace_days = models.PositiveIntegerField(default=7)
+    min_sample = models.PositiveIntegerField(default=30)
+    baseline_model = models.ForeignKey(
+        "routing.LlmModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    webhook_url = models.URLField(null=True, blank=True)
+    routing_models = models.ManyToManyField("routing.LlmModel", blank=True, related_name="+")
+    routing_window_days = models.PositiveIntegerField(default=28)
+    routing_min_tasks = models.PositiveIntegerField(default=20)
+    routing_tolerance = models.DecimalField(**RATE, default=Decimal("0.05"))
+    routing_epsilon = models.DecimalField(**RATE, default=Decimal("0.05"))
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(fx_rate__gt=0), name="contract_fx_positive"),
+            models.CheckConstraint(
+                condition=models.Q(markup__gte=0, fixed_fee__gte=0, payout_cap__gte=0,
+                                   guarantee_multiple__gte=0, payout_share__gte=0,
+                                   payout_share__lte=1),
+                name="contract_terms_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(routing_epsilon__gte=0, routing_epsilon__lte=1,
+                                   routing_tolerance__gte=0),
+                name="contract_routing_terms_in_range",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(ends_on__isnull=True)
+                | models.Q(ends_on__gte=models.F("starts_on")),
+                name="contract_ends_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+
+class ValueScheduleRow(models.Model):
+    """What one unit of an outcome kind is worth; ``task_type`` null = any."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="value_schedule")
+    kind = models.CharField(max_length=100)
+    task_type = models.CharField(max_length=100, null=True, blank=True)
+    unit_value = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        ordering = ["kind", "task_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "kind", "task_type"],
+                nulls_distinct=False,
+                name="value_schedule_one_row_per_kind_task_type",
+            ),
+            models.CheckConstraint(condition=models.Q(unit_value__gte=0),
+                                   name="value_schedule_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.task_type or '*'} = {self.unit_value}"
+
+
+class FeeScheduleRow(models.Model):
+    """The fee per accepted unit of an outcome kind; ``task_type`` null = any."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="fee_schedule")
+    kind = models.CharField(max_length=100)
+    task_type = models.CharField(max_length=100, null=True, blank=True)
+    fee = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        ordering = ["kind", "task_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "kind", "task_type"],
+                nulls_distinct=False,
+                name="fee_schedule_one_row_per_kind_task_type",
+            ),
+            models.CheckConstraint(condition=models.Q(fee__gte=0), name="fee_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}/{self.task_type or '*'} fee {self.fee}"
+
+
+class SpendWindow(models.TextChoices):
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class SpendLimit(models.Model):
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="spend_limits")
+    window = models.CharField(max_length=5, choices=SpendWindow.choices)
+    amount = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "window"], name="spend_limit_one_per_window"),
+            models.CheckConstraint(condition=models.Q(amount__gt=0), name="spend_limit_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} {self.amount}"

@@ -1,0 +1,39 @@
+"""The one place that quantizes and rounds money (DESIGN.md "Money and numbers").
+
+- Per-call amounts (cost, charge) keep 10 decimal places, ROUND_HALF_EVEN.
+- Statement totals are rounded once, to the currency's minor unit,
+  ROUND_HALF_EVEN.
+"""
+
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+
+AMOUNT_PLACES = 10
+AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)
+TOKENS_PER_MILLION = Decimal(1_000_000)
+
+# ISO 4217 minor units for the currencies whose minor unit is not 2.
+_MINOR_UNITS = {
+    "BHD": 3, "CLP": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
+    "OMR": 3, "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
+}
+
+
+def quantize_amount(value: Decimal) -> Decimal:
+    """A per-record amount, to 10 decimal places (ROUND_HALF_EVEN)."""
+    with localcontext(prec=60):
+        return value.quantize(AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+def minor_unit(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def round_total(value: Decimal, currency: str) -> Decimal:
+    """A statement total, to the currency's minor unit (ROUND_HALF_EVEN)."""
+    with localcontext(prec=60):
+        return value.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_EVEN)
+
+
+def amount_str(value: Decimal) -> str:
+    """The canonical 10-place text of an amount (the digest uses it)."""
+    return f"{quantize_amount(value):f}"

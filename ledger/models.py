@@ -1,0 +1,167 @@
+"""Append-only records: calls, outcomes and outcome events (DESIGN.md "Call",
+"Outcome"). A database trigger (migration 0002) refuses UPDATE and DELETE on
+these tables; corrections are new rows.
+
+Every unique constraint includes ``contract_id`` so the tables can be
+distributed by contract (DESIGN.md "Scale", docs/SCALE.md).
+"""
+
+from django.db import models
+from django.db.models.functions import Now
+
+from routing.models import ServiceTier
+
+AMOUNT = {"max_digits": 30, "decimal_places": 10}
+
+
+class OutcomeStatus(models.TextChoices):
+    ACCEPTED = "accepted"
+    DISPUTED = "disputed"
+    REJECTED = "rejected"
+
+
+class OutcomeSource(models.TextChoices):
+    VENDOR = "vendor"
+    CUSTOMER = "customer"
+
+
+class Call(models.Model):
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+    # The price row that costed the call; null when the call reported its own
+    # cost and no price was in force.
+    price = models.ForeignKey(
+        "routing.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    task_type = models.CharField(max_length=100)
+    task_ref = models.CharField(max_length=200, null=True, blank=True)
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    cache_read_tokens = models.BigIntegerField(default=0)
+    cache_write_tokens = models.BigIntegerField(default=0)
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
+    reasoning_tokens = models.BigIntegerField(default=0)
+    service_tier = models.CharField(
+        max_length=10, choices=ServiceTier.choices, default=ServiceTier.STANDARD
+    )
+    reported_cost_usd = models.DecimalField(**AMOUNT, null=True, blank=True)
+    computed_cost_usd = models.DecimalField(**AMOUNT, null=True, blank=True)
+    cost_usd = models.DecimalField(**AMOUNT)
+    # cost_usd x fx_rate x (1 + markup), in the contract currency.
+    charge = models.DecimalField(**AMOUNT)
+    latency_ms = models.IntegerField(null=True, blank=True)
+    success = models.BooleanField(default=True)
+    policy_version = models.IntegerField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    # Hash of the record's normalized content: same external_id + same
+    # fingerprint = duplicate, other fingerprint = conflict.
+    fingerprint = models.BinaryField(max_length=16)
+    ingested_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "external_id"], name="call_external_id_unique_per_contract"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    input_tokens__gte=0, output_tokens__gte=0, cache_read_tokens__gte=0,
+                    cache_write_tokens__gte=0, cache_write_1h_tokens__gte=0,
+                    reasoning_tokens__gte=0, cost_usd__gte=0, charge__gte=0,
+                ),
+                name="call_counts_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    input_tokens__gte=models.F("cache_read_tokens") + models.F("cache_write_tokens"),
+                    cache_write_tokens__gte=models.F("cache_write_1h_tokens"),
+                    output_tokens__gte=models.F("reasoning_tokens"),
+                ),
+                name="call_token_buckets_consistent",
+            ),
+        ]
+        indexes = [models.Index(fields=["contract", "occurred_at"], name="call_contract_time")]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Outcome(models.Model):
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(max_length=200)
+    occurred_at = models.DateTimeField()
+    kind = models.CharField(max_length=100)
+    task_type = models.CharField(max_length=100)
+    task_ref = models.CharField(max_length=200, null=True, blank=True)
+    quantity = models.DecimalField(**AMOUNT)
+    # Priced at ingestion from the contract's schedules, so a later schedule
+    # edit never rewrites history (DESIGN.md "Outcome", "Charges").
+    unit_value = models.DecimalField(**AMOUNT)
+    value = models.DecimalField(**AMOUNT)
+    unit_fee = models.DecimalField(**AMOUNT)
+    fee = models.DecimalField(**AMOUNT)
+    source = models.CharField(
+        max_length=10, choices=OutcomeSource.choices, default=OutcomeSource.VENDOR
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    fingerprint = models.BinaryField(max_length=16)
+    ingested_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "external_id"], name="outcome_external_id_unique_per_contract"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gte=0, unit_value__gte=0, unit_fee__gte=0),
+                name="outcome_amounts_not_negative",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["contract", "occurred_at"], name="outcome_contract_time"),
+            models.Index(fields=["contract", "task_ref"], name="outcome_contract_task_ref"),
+        ]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class OutcomeEvent(models.Model):
+    """A change of an outcome's status. An outcome is ``accepted`` when it
+    is ingested; its status is the ``to_status`` of its latest event."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    outcome = models.ForeignKey(Outcome, on_delete=models.PROTECT, related_name="events")
+    seq = models.PositiveIntegerField()
+    from_status = models.CharField(max_length=10, choices=OutcomeStatus.choices)
+    to_status = models.CharField(max_length=10, choices=OutcomeStatus.choices)
+    actor = models.CharField(max_length=200, help_text="organization/role of the key that acted")
+    reason = models.TextField()
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["outcome_id", "seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "outcome", "seq"], name="outcome_event_seq_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.outcome_id} #{self.seq}: {self.from_status} -> {self.to_status}"
+
+
+class DirtyDay(models.Model):
+    """A (contract, local day) that received records since the nightly run
+    last looked. Appended, never upserted: concurrent ingestions never wait on
+    each other, and the nightly run deletes exactly the marks it has read, so
+    a mark committed during a run survives for the next one."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    marked_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        indexes = [models.Index(fields=["contract", "day"], name="dirty_day_contract_day")]

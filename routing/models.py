@@ -1,0 +1,95 @@
+"""The model catalog and the effective-dated price book (DESIGN.md "Price book").
+
+Prices are USD per million tokens (``per_request_usd`` is USD per call).
+"""
+
+from django.db import models
+
+PRICE = {"max_digits": 20, "decimal_places": 10}
+
+
+class Tier(models.TextChoices):
+    FRONTIER = "frontier"
+    MID = "mid"
+    LIGHT = "light"
+
+
+class ServiceTier(models.TextChoices):
+    STANDARD = "standard"
+    BATCH = "batch"
+    FLEX = "flex"
+    PRIORITY = "priority"
+
+
+class LlmModel(models.Model):
+    name = models.CharField(max_length=200, unique=True)
+    provider = models.CharField(max_length=100)
+    tier = models.CharField(max_length=10, choices=Tier.choices)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "model"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ModelAlias(models.Model):
+    """Another name a model is called by (a dated snapshot, a provider prefix)."""
+
+    llm_model = models.ForeignKey(LlmModel, on_delete=models.CASCADE, related_name="aliases")
+    alias = models.CharField(max_length=200, unique=True)
+
+    class Meta:
+        ordering = ["alias"]
+        verbose_name_plural = "model aliases"
+
+    def __str__(self) -> str:
+        return self.alias
+
+
+class Price(models.Model):
+    """One price row: in force from ``effective_from`` until the next row of
+    the same (model, service tier). A null cache price means "the input price";
+    a null ``cache_write_1h`` means "the cache_write price"."""
+
+    llm_model = models.ForeignKey(LlmModel, on_delete=models.PROTECT, related_name="prices")
+    service_tier = models.CharField(
+        max_length=10, choices=ServiceTier.choices, default=ServiceTier.STANDARD
+    )
+    effective_from = models.DateTimeField()
+    input = models.DecimalField(**PRICE)
+    output = models.DecimalField(**PRICE)
+    cache_read = models.DecimalField(**PRICE, null=True, blank=True)
+    cache_write = models.DecimalField(**PRICE, null=True, blank=True)
+    cache_write_1h = models.DecimalField(**PRICE, null=True, blank=True)
+    per_request_usd = models.DecimalField(**PRICE, default=0)
+    # Above this many input tokens the whole call uses the long_context_* prices.
+    long_context_threshold = models.PositiveBigIntegerField(null=True, blank=True)
+    long_context_input = models.DecimalField(**PRICE, null=True, blank=True)
+    long_context_output = models.DecimalField(**PRICE, null=True, blank=True)
+    long_context_cache_read = models.DecimalField(**PRICE, null=True, blank=True)
+    long_context_cache_write = models.DecimalField(**PRICE, null=True, blank=True)
+    source = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["llm_model", "service_tier", "effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["llm_model", "service_tier", "effective_from"],
+                name="price_one_row_per_model_tier_instant",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(input__gte=0, output__gte=0, per_request_usd__gte=0),
+                name="price_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(long_context_threshold__isnull=True)
+                | models.Q(long_context_input__isnull=False, long_context_output__isnull=False),
+                name="price_long_context_has_prices",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.llm_model} {self.service_tier} from {self.effective_from:%Y-%m-%d %H:%M}"
