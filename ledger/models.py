@@ -67,15 +67,21 @@ class Call(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    input_tokens__gte=0, output_tokens__gte=0, cache_read_tokens__gte=0,
-                    cache_write_tokens__gte=0, cache_write_1h_tokens__gte=0,
-                    reasoning_tokens__gte=0, cost_usd__gte=0, charge__gte=0,
+                    input_tokens__gte=0,
+                    output_tokens__gte=0,
+                    cache_read_tokens__gte=0,
+                    cache_write_tokens__gte=0,
+                    cache_write_1h_tokens__gte=0,
+                    reasoning_tokens__gte=0,
+                    cost_usd__gte=0,
+                    charge__gte=0,
                 ),
                 name="call_counts_not_negative",
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    input_tokens__gte=models.F("cache_read_tokens") + models.F("cache_write_tokens"),
+                    input_tokens__gte=models.F("cache_read_tokens")
+                    + models.F("cache_write_tokens"),
                     cache_write_tokens__gte=models.F("cache_write_1h_tokens"),
                     output_tokens__gte=models.F("reasoning_tokens"),
                 ),
@@ -165,3 +171,6 @@ class DirtyDay(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["contract", "day"], name="dirty_day_contract_day")]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.day}"

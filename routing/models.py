@@ -70,6 +70,7 @@ class Price(models.Model):
     long_context_output = models.DecimalField(**PRICE, null=True, blank=True)
     long_context_cache_read = models.DecimalField(**PRICE, null=True, blank=True)
     long_context_cache_write = models.DecimalField(**PRICE, null=True, blank=True)
+    long_context_cache_write_1h = models.DecimalField(**PRICE, null=True, blank=True)
     source = models.CharField(max_length=200, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -1,0 +1,181 @@
+"""Decoding of ingestion batches (DESIGN.md "Ingestion rules", API.md "Ingestion").
+
+The fast path decodes the whole batch straight into typed records with
+msgspec. Only when that fails is the batch decoded again record by record and
+field by field, so that every bad record is reported by index with every
+reason, and every good record is kept.
+"""
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from core.errors import BatchTooLarge, InvalidInput
+
+MAX_RECORDS = 5000
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+@dataclass(slots=True)
+class Rejection:
+    index: int
+    external_id: str | None
+    errors: list[FieldError]
+
+    def as_dict(self) -> dict:
+        return {
+            "index": self.index,
+            "external_id": self.external_id,
+            "errors": [e.as_dict() for e in self.errors],
+        }
+
+
+@dataclass(slots=True)
+class DecodedBatch(Generic[R]):
+    """Records that passed the schema, with their index in the batch."""
+
+    records: list[tuple[int, R]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, records: list[R]) -> "DecodedBatch[R]":
+        return cls(records=list(enumerate(records)))
+
+
+class _Envelope(msgspec.Struct, Generic[R]):
+    records: list[R]
+
+
+_MSGSPEC_PATH = re.compile(r" - at `\$[^`]*`$")
+
+
+def _error_code(message: str) -> str:
+    if "timezone component" in message:
+        return "naive_datetime"
+    if message.startswith("Expected") and ">=" in message:
+        return "out_of_range"
+    if message.startswith("Expected") and "length" in message:
+        return "invalid_length"
+    if message.startswith("Expected"):
+        return "invalid_type"
+    return "invalid"
+
+
+def _validate_record(raw: Any, record_type: type[R]) -> tuple[R | None, list[FieldError]]:
+    if not isinstance(raw, dict):
+        return None, [FieldError("", "invalid_type", "a record must be a JSON object")]
+    errors: list[FieldError] = []
+    known = set()
+    for info in msgspec.structs.fields(record_type):
+        known.add(info.name)
+        if info.name not in raw:
+            if info.required:
+                errors.append(FieldError(info.name, "required", "this field is required"))
+            continue
+        try:
+            msgspec.convert(raw[info.name], info.type)
+        except msgspec.ValidationError as exc:
+            message = _MSGSPEC_PATH.sub("", str(exc))
+            errors.append(FieldError(info.name, _error_code(message), message))
+    errors.extend(
+        FieldError(name, "unknown_field", f"unknown field '{name}'")
+        for name in sorted(set(raw) - known)
+    )
+    if errors:
+        return None, errors
+    return msgspec.convert(raw, record_type), []
+
+
+def _external_id_of(raw: Any) -> str | None:
+    value = raw.get("external_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _split_ndjson(body: bytes) -> list[bytes]:
+    return [line for line in body.splitlines() if line.strip()]
+
+
+def decode_batch(body: bytes, *, record_type: type[R], ndjson: bool = False) -> DecodedBatch[R]:
+    """Decode a JSON ``{"records": [...]}`` body or an NDJSON body.
+
+    Raises InvalidInput when the batch itself does not parse and BatchTooLarge
+    (nothing is stored) above MAX_RECORDS records.
+    """
+    if ndjson:
+        lines = _split_ndjson(body)
+        _check_size(len(lines))
+        try:
+            return DecodedBatch.of(
+                msgspec.json.decode(b"[" + b",".join(lines) + b"]", type=list[record_type])
+            )
+        except msgspec.DecodeError:
+            raws = []
+            for number, line in enumerate(lines, start=1):
+                try:
+                    raws.append(msgspec.json.decode(line))
+                except msgspec.DecodeError as exc:
+                    raise InvalidInput(
+                        f"line {number} is not JSON: {exc}", code="malformed"
+                    ) from exc
+            return _decode_slowly(raws, record_type)
+    try:
+        decoded = msgspec.json.decode(body, type=_Envelope[record_type])
+        _check_size(len(decoded.records))
+        return DecodedBatch.of(decoded.records)
+    except msgspec.ValidationError:
+        pass
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+    envelope = msgspec.json.decode(body)
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("records"), list):
+        raise InvalidInput('the body must be {"records": [...]}', code="malformed")
+    _check_size(len(envelope["records"]))
+    return _decode_slowly(envelope["records"], record_type)
+
+
+def _check_size(count: int) -> None:
+    if count > MAX_RECORDS:
+        raise BatchTooLarge(
+            f"a batch holds at most {MAX_RECORDS} records; this one has {count}",
+            details={"max_records": MAX_RECORDS, "records": count},
+        )
+
+
+def _decode_slowly(raws: list[Any], record_type: type[R]) -> DecodedBatch[R]:
+    batch: DecodedBatch[R] = DecodedBatch()
+    for index, raw in enumerate(raws):
+        record, errors = _validate_record(raw, record_type)
+        if record is None:
+            batch.rejected.append(Rejection(index, _external_id_of(raw), errors))
+        else:
+            batch.records.append((index, record))
+    return batch
+
+
+def amount_errors(name: str, value: Decimal | None, *, places: int = 10) -> list[FieldError]:
+    """An amount must be finite, not negative, and have at most ``places`` decimals."""
+    if value is None:
+        return []
+    if not value.is_finite():
+        return [FieldError(name, "invalid", f"{name} must be a finite number")]
+    if value < 0:
+        return [FieldError(name, "out_of_range", f"{name} must not be negative")]
+    if value.as_tuple().exponent < -places:
+        return [FieldError(name, "too_precise", f"{name} has more than {places} decimal places")]
+    if value >= Decimal(10) ** 19:
+        return [FieldError(name, "out_of_range", f"{name} is too large")]
+    return []

@@ -1,0 +1,344 @@
+"""Writes to the ledger: ingestion of calls and outcomes (DESIGN.md "Call",
+"Outcome", "Ingestion rules")."""
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date
+from typing import Any
+
+import msgspec
+from django.db import transaction
+
+from billing.models import Contract
+from billing.selectors import contract_schedules
+from core.batch import DecodedBatch, FieldError, Rejection, amount_errors
+from core.money import exact_context, quantize_amount
+from ledger.bulk import store_new
+from ledger.models import DirtyDay
+from ledger.records import CallIn, OutcomeIn
+from routing.pricing import call_cost_usd
+from routing.selectors import price_book_load
+
+
+@dataclass(slots=True)
+class IngestReport:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "accepted": self.accepted,
+            "duplicates": self.duplicates,
+            "rejected": [r.as_dict() for r in self.rejected],
+        }
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """One valid record, ready to store."""
+
+    row: tuple
+    fingerprint: bytes
+    day: date
+
+
+def _fingerprint(values: list[Any]) -> bytes:
+    return hashlib.blake2b(
+        msgspec.json.encode(values, order="deterministic"), digest_size=16
+    ).digest()
+
+
+CALL_COLUMNS = (
+    "contract_id",
+    "external_id",
+    "occurred_at",
+    "llm_model_id",
+    "price_id",
+    "task_type",
+    "task_ref",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+    "service_tier",
+    "reported_cost_usd",
+    "computed_cost_usd",
+    "cost_usd",
+    "charge",
+    "latency_ms",
+    "success",
+    "policy_version",
+    "metadata",
+    "fingerprint",
+)
+
+OUTCOME_COLUMNS = (
+    "contract_id",
+    "external_id",
+    "occurred_at",
+    "kind",
+    "task_type",
+    "task_ref",
+    "quantity",
+    "unit_value",
+    "value",
+    "unit_fee",
+    "fee",
+    "source",
+    "metadata",
+    "fingerprint",
+)
+
+
+def _token_errors(record: CallIn) -> list[FieldError]:
+    errors = []
+    if record.cache_read_tokens + record.cache_write_tokens > record.input_tokens:
+        errors.append(
+            FieldError(
+                "cache_read_tokens",
+                "cache_exceeds_input",
+                "cache_read_tokens + cache_write_tokens must not exceed input_tokens "
+                "(input_tokens counts cached tokens too)",
+            )
+        )
+    if record.cache_write_1h_tokens > record.cache_write_tokens:
+        errors.append(
+            FieldError(
+                "cache_write_1h_tokens",
+                "exceeds_cache_write",
+                "cache_write_1h_tokens must not exceed cache_write_tokens",
+            )
+        )
+    if record.reasoning_tokens > record.output_tokens:
+        errors.append(
+            FieldError(
+                "reasoning_tokens",
+                "exceeds_output",
+                "reasoning_tokens are part of output_tokens and must not exceed them",
+            )
+        )
+    return errors
+
+
+def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestReport:
+    """Cost and store a batch of calls; every record is judged on its own."""
+    book = price_book_load(names={record.model for _, record in batch.records})
+    # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup).
+    charge_factor = contract.fx_rate * (1 + contract.markup)
+    tz = contract.tz
+
+    def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
+        errors += _token_errors(record)
+        errors += amount_errors("reported_cost_usd", record.reported_cost_usd)
+        model = book.resolve(record.model)
+        if model is None:
+            errors.append(
+                FieldError(
+                    "model", "unknown_model", f"no model or alias '{record.model}' in the catalog"
+                )
+            )
+            return None
+        price = book.price_at(model.id, record.service_tier, record.occurred_at)
+        if price is None and record.reported_cost_usd is None:
+            # Never costed at zero by default (DESIGN.md "Price book").
+            errors.append(
+                FieldError(
+                    "model",
+                    "no_price",
+                    f"no price for '{model.name}' in force at {record.occurred_at.isoformat()}; "
+                    "add a price row or report reported_cost_usd",
+                )
+            )
+        if errors:
+            return None
+        computed = None
+        if price is not None:
+            computed = call_cost_usd(
+                price,
+                input_tokens=record.input_tokens,
+                output_tokens=record.output_tokens,
+                cache_read_tokens=record.cache_read_tokens,
+                cache_write_tokens=record.cache_write_tokens,
+                cache_write_1h_tokens=record.cache_write_1h_tokens,
+            )
+        # The provider's bill is authoritative when the call reports one.
+        cost = computed if record.reported_cost_usd is None else record.reported_cost_usd
+        occurred_utc = record.occurred_at.astimezone(UTC)
+        metadata = msgspec.json.encode(record.metadata).decode()
+        fingerprint = _fingerprint(
+            [
+                record.external_id,
+                occurred_utc,
+                model.name,
+                record.task_type,
+                record.task_ref,
+                record.input_tokens,
+                record.output_tokens,
+                record.cache_read_tokens,
+                record.cache_write_tokens,
+                record.cache_write_1h_tokens,
+                record.reasoning_tokens,
+                record.service_tier,
+                record.reported_cost_usd,
+                record.latency_ms,
+                record.success,
+                record.policy_version,
+                record.metadata,
+            ]
+        )
+        row = (
+            contract.id,
+            record.external_id,
+            occurred_utc,
+            model.id,
+            price.id if price else None,
+            record.task_type,
+            record.task_ref,
+            record.input_tokens,
+            record.output_tokens,
+            record.cache_read_tokens,
+            record.cache_write_tokens,
+            record.cache_write_1h_tokens,
+            record.reasoning_tokens,
+            record.service_tier,
+            record.reported_cost_usd,
+            computed,
+            cost,
+            quantize_amount(cost * charge_factor),
+            record.latency_ms,
+            record.success,
+            record.policy_version,
+            metadata,
+            fingerprint,
+        )
+        return _Prepared(row, fingerprint, record.occurred_at.astimezone(tz).date())
+
+    return _ingest(
+        contract=contract, batch=batch, table="ledger_call", columns=CALL_COLUMNS, prepare=prepare
+    )
+
+
+def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> IngestReport:
+    """Value and store a batch of outcomes; every record is judged on its own."""
+    schedules = contract_schedules(contract=contract)
+    tz = contract.tz
+
+    def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
+        errors += amount_errors("quantity", record.quantity)
+        unit_value = schedules.unit_value(record.kind, record.task_type)
+        if unit_value is None:
+            errors.append(
+                FieldError(
+                    "kind",
+                    "no_value",
+                    f"the contract's value schedule has no row for kind '{record.kind}' "
+                    f"(task type '{record.task_type}' or any)",
+                )
+            )
+        if errors:
+            return None
+        unit_fee = schedules.unit_fee(record.kind, record.task_type)
+        occurred_utc = record.occurred_at.astimezone(UTC)
+        fingerprint = _fingerprint(
+            [
+                record.external_id,
+                occurred_utc,
+                record.kind,
+                record.task_type,
+                record.task_ref,
+                quantize_amount(record.quantity),
+                record.source,
+                record.metadata,
+            ]
+        )
+        row = (
+            contract.id,
+            record.external_id,
+            occurred_utc,
+            record.kind,
+            record.task_type,
+            record.task_ref,
+            record.quantity,
+            unit_value,
+            quantize_amount(record.quantity * unit_value),
+            unit_fee,
+            quantize_amount(record.quantity * unit_fee),
+            record.source,
+            msgspec.json.encode(record.metadata).decode(),
+            fingerprint,
+        )
+        return _Prepared(row, fingerprint, record.occurred_at.astimezone(tz).date())
+
+    return _ingest(
+        contract=contract,
+        batch=batch,
+        table="ledger_outcome",
+        columns=OUTCOME_COLUMNS,
+        prepare=prepare,
+    )
+
+
+def _conflict(index: int, external_id: str, where: str) -> Rejection:
+    return Rejection(
+        index,
+        external_id,
+        [
+            FieldError(
+                "external_id",
+                "conflict",
+                f"external_id '{external_id}' {where} with other content; "
+                "the stored record is kept",
+            )
+        ],
+    )
+
+
+def _ingest(
+    *,
+    contract: Contract,
+    batch: DecodedBatch,
+    table: str,
+    columns: tuple[str, ...],
+    prepare: Callable[[Any, list[FieldError]], _Prepared | None],
+) -> IngestReport:
+    report = IngestReport(rejected=list(batch.rejected))
+    firsts: dict[str, _Prepared] = {}
+    first_index: dict[str, int] = {}
+    repeats: list[tuple[int, str, bytes]] = []
+    with exact_context():
+        for index, record in batch.records:
+            errors: list[FieldError] = []
+            prepared = prepare(record, errors)
+            if prepared is None:
+                report.rejected.append(Rejection(index, record.external_id, errors))
+            elif record.external_id in firsts:
+                repeats.append((index, record.external_id, prepared.fingerprint))
+            else:
+                firsts[record.external_id] = prepared
+                first_index[record.external_id] = index
+    with transaction.atomic():
+        stored = store_new(
+            table=table,
+            columns=columns,
+            rows=[p.row for p in firsts.values()],
+            contract_id=contract.id,
+            fingerprints={e: p.fingerprint for e, p in firsts.items()},
+        )
+        days = sorted({firsts[e].day for e in stored.inserted})
+        DirtyDay.objects.bulk_create(DirtyDay(contract=contract, day=d) for d in days)
+    report.accepted = len(stored.inserted)
+    report.duplicates = len(stored.duplicates)
+    report.rejected += [_conflict(first_index[e], e, "already exists") for e in stored.conflicts]
+    for index, external_id, fingerprint in repeats:
+        if external_id in stored.conflicts:
+            report.rejected.append(_conflict(index, external_id, "already exists"))
+        elif fingerprint != firsts[external_id].fingerprint:
+            report.rejected.append(_conflict(index, external_id, "appears earlier in this batch"))
+        else:
+            report.duplicates += 1
+    report.rejected.sort(key=lambda r: r.index)
+    return report
