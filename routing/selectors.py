@@ -70,8 +70,13 @@ def model_list() -> QuerySet[LlmModel]:
     )
 
 
+def models_named(*, name: str) -> QuerySet[LlmModel]:
+    """The model whose canonical name or alias is ``name`` (zero or one)."""
+    return LlmModel.objects.filter(Q(name=name) | Q(aliases__alias=name)).distinct()
+
+
 def model_get(*, name: str) -> LlmModel:
-    model = model_list().filter(Q(name=name) | Q(aliases__alias=name)).first()
+    model = model_list().filter(pk__in=models_named(name=name)).first()
     if model is None:
         raise NotFound(f"no model or alias '{name}' in the catalog")
     return model

@@ -1,0 +1,8 @@
+from django.urls import path
+
+from billing import api
+
+urlpatterns = [
+    path("contracts", api.ContractListView.as_view(), name="contracts"),
+    path("contracts/<slug:code>", api.ContractDetailView.as_view(), name="contract-detail"),
+]

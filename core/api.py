@@ -1,0 +1,132 @@
+"""HTTP plumbing shared by the apps' thin views: the error format, keyset
+pagination and query-parameter parsing (API.md "Conventions")."""
+
+import base64
+from datetime import datetime
+
+import msgspec
+from django.db.models import Q
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+from core.errors import DomainError, InvalidInput
+
+_DRF_CODES = {
+    exceptions.ParseError: "malformed",
+    exceptions.AuthenticationFailed: "unauthenticated",
+    exceptions.NotAuthenticated: "unauthenticated",
+    exceptions.PermissionDenied: "not_found",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.NotAcceptable: "not_acceptable",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.Throttled: "throttled",
+    exceptions.ValidationError: "invalid",
+}
+
+
+def error_response(status_code: int, code: str, message: str, details=None) -> Response:
+    return Response(
+        {"error": {"code": code, "message": message, "details": details}}, status=status_code
+    )
+
+
+def exception_handler(exc, context):
+    """Every error leaves as {"error": {"code", "message", "details"}}."""
+    if isinstance(exc, DomainError):
+        set_rollback()
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if isinstance(exc, exceptions.PermissionDenied):
+        # Outside the caller's reach answers 404, exactly as if it did not exist.
+        exc = exceptions.NotFound()
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    set_rollback()
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        response = error_response(400, code, "the request is not valid", exc.detail)
+    else:
+        response = error_response(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response.status_code = status.HTTP_401_UNAUTHORIZED
+        response["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def parse_time(value: str, name: str) -> datetime:
+    """An RFC 3339 time with an offset; a time without one is rejected."""
+    try:
+        parsed = msgspec.convert(value, datetime)
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(f"'{name}' is not an RFC 3339 time: {value!r}") from exc
+    if parsed.tzinfo is None:
+        raise InvalidInput(f"'{name}' needs an offset (Z or +hh:mm): {value!r}")
+    return parsed
+
+
+def time_range(request: Request) -> tuple[datetime | None, datetime | None]:
+    """``?from=&to=``, half-open: from <= occurred_at < to."""
+    params = request.query_params
+    start = parse_time(params["from"], "from") if params.get("from") else None
+    end = parse_time(params["to"], "to") if params.get("to") else None
+    return start, end
+
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", DEFAULT_LIMIT)
+    try:
+        limit = int(raw)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"'limit' must be a whole number, not {raw!r}") from exc
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(f"'limit' must be between 1 and {MAX_LIMIT}")
+    return limit
+
+
+def _encode_cursor(values: list) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(values)).decode().rstrip("=")
+
+
+def _decode_cursor(raw: str) -> list:
+    try:
+        return msgspec.json.decode(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, msgspec.DecodeError) as exc:
+        raise InvalidInput("'cursor' is not a cursor this API issued") from exc
+
+
+def keyset_page(request: Request, queryset, *, time_field: str = "occurred_at"):
+    """One page of ``queryset`` ordered by (time_field, id), and the URL of the
+    next page (None at the end). Keyset, not offset: stable under inserts and
+    as fast on the last page as on the first."""
+    limit = _limit(request)
+    queryset = queryset.order_by(time_field, "id")
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        after_time, after_id = _decode_cursor(cursor)
+        after = parse_time(after_time, "cursor")
+        queryset = queryset.filter(
+            Q(**{f"{time_field}__gt": after}) | Q(**{time_field: after, "id__gt": after_id})
+        )
+    rows = list(queryset[: limit + 1])
+    next_url = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        params = request.query_params.copy()
+        params["cursor"] = _encode_cursor([getattr(last, time_field).isoformat(), last.id])
+        next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+    return rows, next_url
+
+
+def page_response(serializer_class, rows, next_url, **context) -> Response:
+    data = serializer_class(rows, many=True, context=context).data
+    return Response({"results": data, "next": next_url})

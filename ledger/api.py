@@ -1,0 +1,144 @@
+"""Thin views over ledger services and selectors (API.md "Ingestion",
+"Audit reads")."""
+
+import msgspec
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.selectors import contract_get, contract_get_for_ingest
+from core.api import keyset_page, page_response, time_range
+from core.batch import MAX_RECORDS, decode_batch
+from core.errors import DomainError
+from ledger import selectors, services
+from ledger.records import CallIn, OutcomeIn
+from ledger.serializers import CallSerializer, IngestReportSerializer, OutcomeSerializer
+
+NDJSON = "application/x-ndjson"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def _batch_schema(record_type) -> dict:
+    (_,), components = msgspec.json.schema_components(
+        [record_type], ref_template="#/components/schemas/{name}"
+    )
+    batch = {
+        "type": "object",
+        "required": ["records"],
+        "properties": {
+            "records": {
+                "type": "array",
+                "maxItems": MAX_RECORDS,
+                "items": components[record_type.__name__],
+            }
+        },
+    }
+    return {"application/json": batch, NDJSON: components[record_type.__name__]}
+
+
+def _decode(request: Request, record_type):
+    content_type = (request.content_type or "").split(";")[0].strip()
+    if content_type not in ("application/json", NDJSON):
+        raise UnsupportedMediaType(
+            f"send application/json or {NDJSON}, not '{content_type or 'nothing'}'"
+        )
+    return decode_batch(request.body, record_type=record_type, ndjson=content_type == NDJSON)
+
+
+class CallIngestView(APIView):
+    @extend_schema(
+        operation_id="calls_ingest",
+        request=_batch_schema(CallIn),
+        responses=IngestReportSerializer,
+        summary="Ingest up to 5,000 calls (JSON or NDJSON)",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        contract = contract_get_for_ingest(principal=request.auth, code=code)
+        report = services.calls_ingest(contract=contract, batch=_decode(request, CallIn))
+        return Response(report.as_dict())
+
+    @extend_schema(
+        operation_id="calls_list",
+        parameters=[
+            OpenApiParameter("from", str),
+            OpenApiParameter("to", str),
+            OpenApiParameter("model", str),
+            OpenApiParameter("task_type", str),
+            OpenApiParameter("task_ref", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=CallSerializer(many=True),
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        start, end = time_range(request)
+        params = request.query_params
+        calls = selectors.call_list(
+            contract=contract,
+            filters=selectors.CallFilters(
+                start=start,
+                end=end,
+                model=params.get("model"),
+                task_type=params.get("task_type"),
+                task_ref=params.get("task_ref"),
+            ),
+        )
+        rows, next_url = keyset_page(request, calls)
+        return page_response(CallSerializer, rows, next_url, contract=contract)
+
+
+class OutcomeIngestView(APIView):
+    @extend_schema(
+        operation_id="outcomes_ingest",
+        request=_batch_schema(OutcomeIn),
+        responses=IngestReportSerializer,
+        summary="Ingest up to 5,000 outcomes (JSON or NDJSON)",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        contract = contract_get_for_ingest(principal=request.auth, code=code)
+        report = services.outcomes_ingest(contract=contract, batch=_decode(request, OutcomeIn))
+        return Response(report.as_dict())
+
+    @extend_schema(
+        operation_id="outcomes_list",
+        parameters=[
+            OpenApiParameter("from", str),
+            OpenApiParameter("to", str),
+            OpenApiParameter("kind", str),
+            OpenApiParameter("status", str),
+            OpenApiParameter("task_ref", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=OutcomeSerializer(many=True),
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        start, end = time_range(request)
+        params = request.query_params
+        outcomes = selectors.outcome_list(
+            contract=contract,
+            filters=selectors.OutcomeFilters(
+                start=start,
+                end=end,
+                kind=params.get("kind"),
+                status=params.get("status"),
+                task_ref=params.get("task_ref"),
+            ),
+        )
+        rows, next_url = keyset_page(request, outcomes)
+        return page_response(OutcomeSerializer, rows, next_url)
+
+
+class OutcomeDetailView(APIView):
+    @extend_schema(operation_id="outcomes_retrieve", responses=OutcomeSerializer)
+    def get(self, request: Request, code: str, external_id: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        outcome = selectors.outcome_get(contract=contract, external_id=external_id)
+        return Response(OutcomeSerializer(outcome).data)

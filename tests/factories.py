@@ -1,0 +1,109 @@
+"""factory_boy factories for every model the tests need, hitting the real
+database. Money defaults are exact Decimals."""
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import factory
+
+from billing.models import (
+    ApiKey,
+    Contract,
+    FeeScheduleRow,
+    Organization,
+    SpendLimit,
+    ValueScheduleRow,
+)
+from routing.models import LlmModel, ModelAlias, Price
+
+
+class OrganizationFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Organization
+        django_get_or_create = ("slug",)
+
+    slug = factory.Sequence(lambda n: f"org-{n}")
+    name = factory.LazyAttribute(lambda o: o.slug.title())
+
+
+class LlmModelFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LlmModel
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"model-{n}")
+    provider = "openai"
+    tier = "light"
+
+
+class ModelAliasFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ModelAlias
+
+    llm_model = factory.SubFactory(LlmModelFactory)
+    alias = factory.Sequence(lambda n: f"alias-{n}")
+
+
+class PriceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Price
+
+    llm_model = factory.SubFactory(LlmModelFactory)
+    service_tier = "standard"
+    effective_from = datetime(2020, 1, 1, tzinfo=UTC)
+    input = Decimal("0.15")
+    output = Decimal("0.60")
+    cache_read = Decimal("0.075")
+    cache_write = None
+    cache_write_1h = None
+    per_request_usd = Decimal(0)
+
+
+class ContractFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Contract
+
+    code = factory.Sequence(lambda n: f"contract-{n}")
+    vendor = factory.SubFactory(OrganizationFactory)
+    customer = factory.SubFactory(OrganizationFactory)
+    starts_on = date(2026, 1, 1)
+    currency = "USD"
+    fx_rate = Decimal(1)
+    markup = Decimal(0)
+    hourly_rate = Decimal("150")
+
+
+class ValueScheduleRowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ValueScheduleRow
+
+    contract = factory.SubFactory(ContractFactory)
+    kind = "task_completed"
+    task_type = None
+    unit_value = Decimal("40")
+
+
+class FeeScheduleRowFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = FeeScheduleRow
+
+    contract = factory.SubFactory(ContractFactory)
+    kind = "task_completed"
+    task_type = None
+    fee = Decimal("0.99")
+
+
+class SpendLimitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = SpendLimit
+
+    contract = factory.SubFactory(ContractFactory)
+    window = "day"
+    amount = Decimal("100")
+
+
+def api_key_create(*, organization: Organization, role: str) -> str:
+    """A new key for ``organization`` in ``role``; returns the secret."""
+    _, secret = ApiKey.objects.create_key(name=f"{organization.slug}-{role}",
+                                          organization=organization, role=role)
+    return secret
