@@ -7,6 +7,7 @@ from config.health import healthz, readyz
 api_v1 = [
     path("", include("billing.urls")),
     path("", include("ledger.urls")),
+    path("", include("routing.urls")),
 ]
 
 urlpatterns = [
