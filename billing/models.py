@@ -200,3 +200,125 @@ class SpendLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.window} {self.amount}"
+
+
+class StatementKind(models.TextChoices):
+    SETTLEMENT = "settlement"
+    ADJUSTMENT = "adjustment"
+
+
+class Statement(models.Model):
+    """A numbered, immutable statement (DESIGN.md "Period settlement").
+
+    A settlement statement carries a period's figures; an adjustment carries
+    the difference between the period as re-settled and everything issued for
+    it before (``period_figures`` holds the whole re-settled period). Amounts
+    are rounded to the currency's minor unit; ``cost_usd`` and the baseline
+    figures are in USD, the rest in ``currency``. A database trigger refuses
+    UPDATE and DELETE (migration billing 0003).
+    """
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="statements")
+    number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=StatementKind.choices)
+    adjusts = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="adjustments"
+    )
+    period_start = models.DateField()
+    period_end = models.DateField(help_text="Exclusive: the first day of the next period.")
+    currency = models.CharField(max_length=3)
+    calls = models.BigIntegerField()
+    accepted_outcomes = models.BigIntegerField()
+    cost_usd = models.DecimalField(**AMOUNT)
+    usage_charges = models.DecimalField(**AMOUNT)
+    outcome_fees = models.DecimalField(**AMOUNT)
+    fixed_fee = models.DecimalField(**AMOUNT)
+    charges = models.DecimalField(**AMOUNT)
+    value = models.DecimalField(**AMOUNT)
+    roi = models.DecimalField(**RATE, null=True, blank=True)
+    guaranteed_value = models.DecimalField(**AMOUNT)
+    shortfall = models.DecimalField(**AMOUNT)
+    payout = models.DecimalField(**AMOUNT)
+    cap_remaining = models.DecimalField(**AMOUNT)
+    baseline_cost_usd = models.DecimalField(**AMOUNT)
+    savings_usd = models.DecimalField(**AMOUNT)
+    efficiency = models.DecimalField(**RATE, null=True, blank=True)
+    min_sample = models.PositiveIntegerField()
+    lines = models.JSONField(default=list)
+    outcome_lines = models.JSONField(default=list)
+    savings_by_task_type = models.JSONField(default=list)
+    daily = models.JSONField(default=list, help_text="Cost, charges and value per local day.")
+    period_figures = models.JSONField(default=dict)
+    input_digest = models.CharField(max_length=64)
+    issued_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["contract", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["contract", "number"], name="statement_number_unique"),
+            models.UniqueConstraint(
+                fields=["contract", "period_start"],
+                condition=models.Q(kind="settlement"),
+                name="statement_one_settlement_per_period",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(kind="settlement", adjusts__isnull=True)
+                | models.Q(kind="adjustment", adjusts__isnull=False),
+                name="statement_adjustment_links_original",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract.code} #{self.number} ({self.kind} {self.period_start})"
+
+    @property
+    def few_outcomes(self) -> bool:
+        """DESIGN.md "Statistical honesty": the guarantee figure rests on too
+        few accepted outcomes (the payout is still computed)."""
+        return self.accepted_outcomes < self.min_sample
+
+
+class SpendCounter(models.Model):
+    """Charges so far in one spend-limit window (contract currency)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
+    window = models.CharField(max_length=5, choices=SpendWindow.choices)
+    window_start = models.DateField()
+    charges = models.DecimalField(**AMOUNT, default=Decimal(0))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "window", "window_start"], name="spend_counter_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} from {self.window_start}: {self.charges}"
+
+
+class SpendAlert(models.Model):
+    """One alert per (window, threshold) crossed (DESIGN.md "Spend limits")."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="spend_alerts")
+    window = models.CharField(max_length=5, choices=SpendWindow.choices)
+    window_start = models.DateField()
+    threshold_percent = models.PositiveSmallIntegerField()
+    limit_amount = models.DecimalField(**AMOUNT)
+    charges = models.DecimalField(**AMOUNT, help_text="Window charges when crossed.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "window", "window_start", "threshold_percent"],
+                name="spend_alert_once_per_window_threshold",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.window} {self.window_start} {self.threshold_percent}%"

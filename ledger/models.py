@@ -25,9 +25,14 @@ class OutcomeSource(models.TextChoices):
     CUSTOMER = "customer"
 
 
+# Bytewise ("C") collation: the unique index then yields external ids in the
+# order the statement digest sorts its lines (API.md "Digest").
+EXTERNAL_ID = {"max_length": 200, "db_collation": "C"}
+
+
 class Call(models.Model):
     contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
-    external_id = models.CharField(max_length=200)
+    external_id = models.CharField(**EXTERNAL_ID)
     occurred_at = models.DateTimeField()
     llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
     # The price row that costed the call; null when the call reported its own
@@ -51,6 +56,9 @@ class Call(models.Model):
     cost_usd = models.DecimalField(**AMOUNT)
     # cost_usd x fx_rate x (1 + markup), in the contract currency.
     charge = models.DecimalField(**AMOUNT)
+    # What the same tokens would have cost at the baseline model (DESIGN.md
+    # "Routing savings"), fixed at ingestion like cost_usd.
+    baseline_cost_usd = models.DecimalField(**AMOUNT)
     latency_ms = models.IntegerField(null=True, blank=True)
     success = models.BooleanField(default=True)
     policy_version = models.IntegerField(null=True, blank=True)
@@ -96,7 +104,7 @@ class Call(models.Model):
 
 class Outcome(models.Model):
     contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
-    external_id = models.CharField(max_length=200)
+    external_id = models.CharField(**EXTERNAL_ID)
     occurred_at = models.DateTimeField()
     kind = models.CharField(max_length=100)
     task_type = models.CharField(max_length=100)
@@ -160,13 +168,18 @@ class OutcomeEvent(models.Model):
 
 
 class DirtyDay(models.Model):
-    """A (contract, local day) that received records since the nightly run
-    last looked. Appended, never upserted: concurrent ingestions never wait on
-    each other, and the nightly run deletes exactly the marks it has read, so
-    a mark committed during a run survives for the next one."""
+    """A (contract, local day) that received records (or an outcome status
+    change) since the nightly run last looked. Appended, never upserted, so
+    concurrent ingestions never wait on each other.
+
+    The rollup step re-aggregates the marked days and flags the marks
+    ``rolled_up``; the settlement step then re-settles the periods they touch
+    and deletes exactly the marks it read. A mark committed during a run
+    survives for the next one, and a run that dies half-way is redone."""
 
     contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
+    rolled_up = models.BooleanField(default=False)
     marked_at = models.DateTimeField(db_default=Now())
 
     class Meta:
@@ -174,3 +187,103 @@ class DirtyDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.day}"
+
+
+class CallRollup(models.Model):
+    """Calls per (contract, local day, model, task type, service tier):
+    derived data, rebuilt for a day whenever that day is marked dirty."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+    task_type = models.CharField(max_length=100)
+    service_tier = models.CharField(max_length=10)
+    calls = models.BigIntegerField()
+    input_tokens = models.BigIntegerField()
+    output_tokens = models.BigIntegerField()
+    cache_read_tokens = models.BigIntegerField()
+    cache_write_tokens = models.BigIntegerField()
+    reasoning_tokens = models.BigIntegerField()
+    cost_usd = models.DecimalField(**AMOUNT)
+    charge = models.DecimalField(**AMOUNT)
+    baseline_cost_usd = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "day", "llm_model", "task_type", "service_tier"],
+                name="call_rollup_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.day} {self.llm_model_id} {self.task_type}"
+
+
+class OutcomeRollup(models.Model):
+    """Outcomes per (contract, local day, kind, task type, current status)."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    kind = models.CharField(max_length=100)
+    task_type = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=OutcomeStatus.choices)
+    outcomes = models.BigIntegerField()
+    quantity = models.DecimalField(**AMOUNT)
+    value = models.DecimalField(**AMOUNT)
+    fee = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "day", "kind", "task_type", "status"],
+                name="outcome_rollup_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.day} {self.kind} {self.status}"
+
+
+class Account(models.TextChoices):
+    """The journal's accounts, from the vendor's books (docs/SETTLEMENT.md)."""
+
+    RECEIVABLE = "receivable", "Customer receivable"
+    REVENUE = "revenue", "Vendor revenue"
+    GUARANTEE_EXPENSE = "guarantee_expense", "Guarantee payout expense"
+    CUSTOMER_CREDIT = "customer_credit", "Customer credit (payout liability)"
+
+
+class JournalEntry(models.Model):
+    """One balanced double-entry entry: its postings sum to zero."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    statement_number = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    memo = models.CharField(max_length=200)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        verbose_name_plural = "journal entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "statement_number"], name="journal_one_entry_per_statement"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} #{self.statement_number}: {self.memo}"
+
+
+class JournalPosting(models.Model):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    account = models.CharField(max_length=20, choices=Account.choices)
+    # Debit positive, credit negative, in the entry's currency.
+    amount = models.DecimalField(**AMOUNT)
+
+    class Meta:
+        ordering = ["entry_id", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.amount}"

@@ -8,7 +8,11 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-ExternalId = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+# No control characters: an external id is one field of a digest line
+# (API.md "Digest"), where a tab or newline would make the text ambiguous.
+ExternalId = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Ref = Annotated[str, msgspec.Meta(max_length=200)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]

@@ -5,6 +5,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date
+from decimal import Decimal
 from typing import Any
 
 import msgspec
@@ -17,7 +18,7 @@ from core.money import exact_context, quantize_amount
 from ledger.bulk import store_new
 from ledger.models import DirtyDay
 from ledger.records import CallIn, OutcomeIn
-from routing.pricing import call_cost_usd
+from routing.pricing import PriceRow, call_cost_usd
 from routing.selectors import price_book_load
 
 
@@ -69,6 +70,7 @@ CALL_COLUMNS = (
     "computed_cost_usd",
     "cost_usd",
     "charge",
+    "baseline_cost_usd",
     "latency_ms",
     "success",
     "policy_version",
@@ -124,9 +126,23 @@ def _token_errors(record: CallIn) -> list[FieldError]:
     return errors
 
 
+def _cost(price: PriceRow, record: CallIn) -> Decimal:
+    return call_cost_usd(
+        price,
+        input_tokens=record.input_tokens,
+        output_tokens=record.output_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        cache_write_1h_tokens=record.cache_write_1h_tokens,
+    )
+
+
 def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestReport:
     """Cost and store a batch of calls; every record is judged on its own."""
-    book = price_book_load(names={record.model for _, record in batch.records})
+    book = price_book_load(
+        names={record.model for _, record in batch.records},
+        baseline_model_id=contract.baseline_model_id,
+    )
     # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup).
     charge_factor = contract.fx_rate * (1 + contract.markup)
     tz = contract.tz
@@ -155,18 +171,23 @@ def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestRe
             )
         if errors:
             return None
-        computed = None
-        if price is not None:
-            computed = call_cost_usd(
-                price,
-                input_tokens=record.input_tokens,
-                output_tokens=record.output_tokens,
-                cache_read_tokens=record.cache_read_tokens,
-                cache_write_tokens=record.cache_write_tokens,
-                cache_write_1h_tokens=record.cache_write_1h_tokens,
-            )
+        computed = None if price is None else _cost(price, record)
         # The provider's bill is authoritative when the call reports one.
         cost = computed if record.reported_cost_usd is None else record.reported_cost_usd
+        # DESIGN.md "Routing savings": the same tokens at the baseline model;
+        # with no baseline price in force, no savings are claimed.
+        baseline_id = book.baseline_model_at(record.occurred_at)
+        baseline_price = (
+            None
+            if baseline_id is None
+            else book.price_at(baseline_id, record.service_tier, record.occurred_at)
+        )
+        if baseline_price is None:
+            baseline_cost = cost
+        elif baseline_price is price:
+            baseline_cost = computed
+        else:
+            baseline_cost = _cost(baseline_price, record)
         occurred_utc = record.occurred_at.astimezone(UTC)
         metadata = msgspec.json.encode(record.metadata).decode()
         fingerprint = _fingerprint(
@@ -209,6 +230,7 @@ def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestRe
             computed,
             cost,
             quantize_amount(cost * charge_factor),
+            baseline_cost,
             record.latency_ms,
             record.success,
             record.policy_version,

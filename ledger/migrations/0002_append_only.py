@@ -16,10 +16,13 @@ $$ LANGUAGE plpgsql;
 """
 
 
-def trigger(table: str) -> str:
-    return (
+def append_only(table: str) -> migrations.RunSQL:
+    """The operation that makes ``table`` append-only (used by later
+    migrations of this and other apps too)."""
+    return migrations.RunSQL(
         f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} "
-        f"FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();"
+        f"FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();",
+        f"DROP TRIGGER {table}_append_only ON {table};",
     )
 
 
@@ -28,8 +31,5 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunSQL(FUNCTION, "DROP FUNCTION ledger_refuse_change();"),
-        *[
-            migrations.RunSQL(trigger(t), f"DROP TRIGGER {t}_append_only ON {t};")
-            for t in TABLES
-        ],
+        *[append_only(t) for t in TABLES],
     ]
