@@ -2,16 +2,60 @@
 "Administration")."""
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing import selectors
-from billing.serializers import ContractSerializer, ContractSummarySerializer
-from core.api import page_response
+from billing import selectors, services
+from billing.auth import IsAdmin
+from billing.models import Organization
+from billing.serializers import (
+    ContractCreateSerializer,
+    ContractSerializer,
+    ContractSummarySerializer,
+    OrganizationCreateSerializer,
+    OrganizationSerializer,
+)
+from core.api import keyset_page, page_response
 
 
-class ContractListView(APIView):
+class AdminWritesMixin:
+    """Reads for every key (scoped by the selectors), writes for admin keys.
+    Anyone else is refused as PermissionDenied, which answers 404."""
+
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAdmin()]
+        return super().get_permissions()
+
+
+class OrganizationListView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        operation_id="organizations_list",
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses=OrganizationSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        # Admin only, so no scoping: every organization is within reach.
+        rows, next_url = keyset_page(request, Organization.objects.all(), time_field="created_at")
+        return page_response(OrganizationSerializer, rows, next_url)
+
+    @extend_schema(
+        operation_id="organizations_create",
+        request=OrganizationCreateSerializer,
+        responses={201: OrganizationSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        given = OrganizationCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        organization = services.organization_create(**given.validated_data)
+        return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
+
+
+class ContractListView(AdminWritesMixin, APIView):
     @extend_schema(
         operation_id="contracts_list",
         parameters=[OpenApiParameter("limit", int)],
@@ -20,6 +64,19 @@ class ContractListView(APIView):
     def get(self, request: Request) -> Response:
         contracts = selectors.contract_list(principal=request.auth).order_by("code")
         return page_response(ContractSummarySerializer, contracts, None)
+
+    @extend_schema(
+        operation_id="contracts_create",
+        request=ContractCreateSerializer,
+        responses={201: ContractSerializer},
+        summary="Create a contract with its terms (admin)",
+    )
+    def post(self, request: Request) -> Response:
+        given = ContractCreateSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        contract = services.contract_create(**given.validated_data)
+        detail = selectors.contract_detail(principal=request.auth, code=contract.code)
+        return Response(ContractSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
 class ContractDetailView(APIView):

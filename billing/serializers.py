@@ -1,8 +1,25 @@
-"""Output shape of a contract and its terms (API.md "Administration")."""
+"""Shapes of organizations and contracts on the wire (API.md "Administration").
+
+Input serializers check shape and types only (a Decimal has at most 10
+places, a date is a date); the business rules live in billing/services.py.
+"""
+
+from decimal import Decimal
 
 from rest_framework import serializers
 
-from billing.models import Contract, FeeScheduleRow, SpendLimit, ValueScheduleRow
+from billing.models import (
+    AMOUNT,
+    RATE,
+    Contract,
+    FeeScheduleRow,
+    Organization,
+    Period,
+    SpendLimit,
+    SpendWindow,
+    ValueScheduleRow,
+)
+from billing.services import DEFAULT_ROUTING
 
 
 class ValueScheduleRowSerializer(serializers.ModelSerializer):
@@ -89,3 +106,84 @@ class ContractSummarySerializer(serializers.ModelSerializer):
             "starts_on",
             "ends_on",
         ]
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = ["slug", "name", "created_at"]
+
+
+class OrganizationCreateSerializer(serializers.Serializer):
+    # No model validators here: a taken slug is the service's 409, not a 400.
+    slug = serializers.SlugField(max_length=100)
+    name = serializers.CharField(max_length=200)
+
+
+def _amount(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(**AMOUNT, **kwargs)
+
+
+def _rate(**kwargs) -> serializers.DecimalField:
+    return serializers.DecimalField(**RATE, **kwargs)
+
+
+def _task_type() -> serializers.CharField:
+    """Null means "any task type" (DESIGN.md "Outcome")."""
+    return serializers.CharField(max_length=100, allow_null=True, default=None)
+
+
+class ValueRowInSerializer(serializers.Serializer):
+    kind = serializers.CharField(max_length=100)
+    task_type = _task_type()
+    unit_value = _amount()
+
+
+class FeeRowInSerializer(serializers.Serializer):
+    kind = serializers.CharField(max_length=100)
+    task_type = _task_type()
+    fee = _amount()
+
+
+class SpendLimitInSerializer(serializers.Serializer):
+    window = serializers.ChoiceField(choices=SpendWindow.choices)
+    amount = _amount()
+
+
+class RoutingTermsInSerializer(serializers.Serializer):
+    window_days = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["window_days"])
+    min_tasks = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["min_tasks"])
+    tolerance = _rate(default=DEFAULT_ROUTING["tolerance"])
+    epsilon = _rate(default=DEFAULT_ROUTING["epsilon"])
+
+
+class ContractCreateSerializer(serializers.Serializer):
+    """The terms of POST /api/v1/contracts, field for field as API.md shows
+    them; omitted terms take DESIGN.md's defaults."""
+
+    code = serializers.SlugField(max_length=100)
+    vendor = serializers.SlugField(max_length=100)
+    customer = serializers.SlugField(max_length=100)
+    currency = serializers.CharField(default="USD")
+    fx_rate = _rate(default=Decimal(1))
+    timezone = serializers.CharField(max_length=64, default="UTC")
+    period = serializers.ChoiceField(choices=Period.choices, default=Period.MONTH)
+    starts_on = serializers.DateField()
+    ends_on = serializers.DateField(allow_null=True, default=None)
+    markup = _rate(default=Decimal(0))
+    fixed_fee = _amount(default=Decimal(0))
+    hourly_rate = _amount(allow_null=True, default=None)
+    guarantee_multiple = _rate(default=Decimal(0))
+    payout_share = _rate(default=Decimal(1))
+    payout_cap = _amount(default=Decimal(0))
+    grace_days = serializers.IntegerField(min_value=0, default=7)
+    min_sample = serializers.IntegerField(min_value=0, default=30)
+    baseline_model = serializers.CharField(max_length=200, allow_null=True, default=None)
+    value_schedule = ValueRowInSerializer(many=True, default=list)
+    fee_schedule = FeeRowInSerializer(many=True, default=list)
+    spend_limits = SpendLimitInSerializer(many=True, default=list)
+    webhook_url = serializers.URLField(allow_null=True, default=None)
+    routing_models = serializers.ListField(
+        child=serializers.CharField(max_length=200), default=list
+    )
+    routing = RoutingTermsInSerializer(default=lambda: dict(DEFAULT_ROUTING))

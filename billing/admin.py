@@ -1,0 +1,156 @@
+"""The Django admin of organizations, API keys and contracts (DESIGN.md "Who
+uses it": admins). docs/ADMIN.md says which contract terms stay editable."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from rest_framework_api_key.admin import APIKeyModelAdmin
+from rest_framework_api_key.models import APIKey
+
+from billing import services
+from billing.models import (
+    ApiKey,
+    Contract,
+    FeeScheduleRow,
+    Organization,
+    SpendLimit,
+    ValueScheduleRow,
+)
+
+# The library registers its own key model; this project's keys are ApiKey.
+admin.site.unregister(APIKey)
+
+# Terms that issued statements rest on: fixed once the contract exists.
+CONTRACT_TERMS = (
+    "code",
+    "vendor",
+    "customer",
+    "currency",
+    "fx_rate",
+    "timezone",
+    "period",
+    "starts_on",
+    "markup",
+    "fixed_fee",
+    "hourly_rate",
+    "guarantee_multiple",
+    "payout_share",
+    "payout_cap",
+    "grace_days",
+    "min_sample",
+    "baseline_model",
+)
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["slug", "name", "created_at"]
+    search_fields = ["slug", "name"]
+    readonly_fields = ["created_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(APIKeyModelAdmin):
+    """Creating a key shows its secret once (the library's save_model); keys
+    are revoked, never deleted, so events that name a key prefix stay
+    traceable."""
+
+    list_display = ["prefix", "name", "organization", "role", "created", "revoked"]
+    list_filter = ["role", "revoked", "organization"]
+    list_select_related = ["organization"]
+    search_fields = ["prefix", "name", "organization__slug"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else (*fields, "organization", "role")
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for key in queryset:
+            services.apikey_revoke(key=key)
+        self.message_user(request, f"Revoked {len(queryset)} key(s).", messages.SUCCESS)
+
+
+class ContractAdminForm(forms.ModelForm):
+    """The admin builds the fields; this adds the service's rules."""
+
+    def clean(self):
+        """The rules of billing/services.py, for contracts created here."""
+        data = super().clean()
+        if self.instance.pk is not None or self.errors:
+            return data
+        vendor, customer = data.get("vendor"), data.get("customer")
+        problems = services.contract_terms_check(
+            vendor_id=vendor.pk if vendor else None,
+            customer_id=customer.pk if customer else None,
+            currency=data["currency"],
+            fx_rate=data["fx_rate"],
+            timezone=data["timezone"],
+            starts_on=data["starts_on"],
+            ends_on=data.get("ends_on"),
+            amounts={
+                name: data.get(name)
+                for name in (
+                    "markup",
+                    "fixed_fee",
+                    "hourly_rate",
+                    "guarantee_multiple",
+                    "payout_cap",
+                )
+            },
+            payout_share=data["payout_share"],
+            baseline_model=data.get("baseline_model"),
+        )
+        if problems:
+            raise ValidationError({p.field: p.message for p in problems})
+        return data
+
+
+class ValueScheduleInline(admin.TabularInline):
+    model = ValueScheduleRow
+    extra = 0
+
+
+class FeeScheduleInline(admin.TabularInline):
+    model = FeeScheduleRow
+    extra = 0
+
+
+class SpendLimitInline(admin.TabularInline):
+    model = SpendLimit
+    extra = 0
+
+
+@admin.register(Contract)
+class ContractAdmin(admin.ModelAdmin):
+    form = ContractAdminForm
+    inlines = [ValueScheduleInline, FeeScheduleInline, SpendLimitInline]
+    list_display = [
+        "code",
+        "vendor",
+        "customer",
+        "currency",
+        "period",
+        "starts_on",
+        "ends_on",
+        "guarantee_multiple",
+        "payout_cap",
+    ]
+    list_filter = ["period", "currency", "vendor", "customer"]
+    list_select_related = ["vendor", "customer"]
+    search_fields = ["code", "vendor__slug", "customer__slug"]
+    date_hierarchy = "starts_on"
+    filter_horizontal = ["routing_models"]
+    readonly_fields = ["created_at"]
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = super().get_readonly_fields(request, obj)
+        return fields if obj is None else (*fields, *CONTRACT_TERMS)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        # Calls, outcomes and statements point at the contract (and PROTECT it).
+        return False

@@ -1,0 +1,377 @@
+"""Writes of organizations, API keys and contracts (API.md "Administration",
+"Operations"; DESIGN.md "Who uses it").
+
+A contract's terms are validated here, once, for every way in (the REST API,
+the Django admin, management commands), and written in one transaction.
+"""
+
+import re
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TypedDict
+
+from django.db import IntegrityError, transaction
+
+from billing.models import (
+    ApiKey,
+    Contract,
+    FeeScheduleRow,
+    Organization,
+    Role,
+    SpendLimit,
+    ValueScheduleRow,
+)
+from core.errors import Conflict, InvalidInput
+from routing.models import LlmModel, Tier
+from routing.selectors import models_named
+
+UNIQUE_VIOLATION = "23505"
+ISO_4217_SHAPE = re.compile(r"[A-Z]{3}")
+KEY_NAME_MAX = ApiKey._meta.get_field("name").max_length
+
+
+class ValueRow(TypedDict):
+    kind: str
+    task_type: str | None
+    unit_value: Decimal
+
+
+class FeeRow(TypedDict):
+    kind: str
+    task_type: str | None
+    fee: Decimal
+
+
+class SpendLimitRow(TypedDict):
+    window: str
+    amount: Decimal
+
+
+class RoutingTerms(TypedDict):
+    """DESIGN.md "Routing feedback": the learning knobs of one contract."""
+
+    window_days: int
+    min_tasks: int
+    tolerance: Decimal
+    epsilon: Decimal
+
+
+DEFAULT_ROUTING = RoutingTerms(
+    window_days=28, min_tasks=20, tolerance=Decimal("0.05"), epsilon=Decimal("0.05")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with submitted terms; ``field`` is the wire name."""
+
+    field: str
+    code: str
+    message: str
+
+    def as_dict(self) -> dict:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
+
+def _raise_if_any(problems: list[Problem]) -> None:
+    """One 400 for all problems: the first one's code and message on top, every
+    problem in ``details`` so a client fixes them in one round trip."""
+    if problems:
+        first = problems[0]
+        raise InvalidInput(first.message, code=first.code, details=[p.as_dict() for p in problems])
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) == UNIQUE_VIOLATION
+
+
+def organization_create(*, slug: str, name: str) -> Organization:
+    try:
+        with transaction.atomic():
+            return Organization.objects.create(slug=slug, name=name)
+    except IntegrityError as exc:
+        if _is_unique_violation(exc):
+            raise Conflict(f"an organization '{slug}' already exists") from exc
+        raise
+
+
+def apikey_create(*, organization: Organization, role: str, name: str) -> tuple[ApiKey, str]:
+    """A new key; the secret is returned here once and only its hash is stored
+    (API.md "Conventions": Auth)."""
+    problems = []
+    if role not in Role.values:
+        problems.append(
+            Problem("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
+        )
+    if not name or len(name) > KEY_NAME_MAX:
+        problems.append(
+            Problem("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
+        )
+    _raise_if_any(problems)
+    return ApiKey.objects.create_key(organization=organization, role=role, name=name)
+
+
+def apikey_revoke(*, key: ApiKey) -> ApiKey:
+    """Revocation is final (the library refuses to un-revoke); revoking twice
+    is harmless."""
+    key.revoked = True
+    key.save(update_fields=["revoked"])
+    return key
+
+
+def _organizations(problems: list[Problem], *, vendor: str, customer: str) -> dict[str, int]:
+    found = dict(Organization.objects.filter(slug__in=[vendor, customer]).values_list("slug", "id"))
+    for field, slug in (("vendor", vendor), ("customer", customer)):
+        if slug not in found:
+            problems.append(Problem(field, "unknown_organization", f"no organization '{slug}'"))
+    return found
+
+
+def _model(problems: list[Problem], *, field: str, name: str) -> LlmModel | None:
+    model = models_named(name=name).first()
+    if model is None:
+        problems.append(
+            Problem(field, "unknown_model", f"no model or alias '{name}' in the catalog")
+        )
+    return model
+
+
+def _check_money_terms(
+    problems: list[Problem],
+    *,
+    currency: str,
+    fx_rate: Decimal,
+    amounts: dict[str, Decimal | None],
+    payout_share: Decimal,
+) -> None:
+    """DESIGN.md "Money and numbers": one ISO 4217 currency; prices are in USD,
+    so a USD contract converts at exactly 1."""
+    if not ISO_4217_SHAPE.fullmatch(currency):
+        problems.append(
+            Problem(
+                "currency",
+                "invalid_currency",
+                f"'{currency}' is not an ISO 4217 code (three capital letters)",
+            )
+        )
+    if fx_rate <= 0:
+        problems.append(Problem("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
+    elif currency == "USD" and fx_rate != 1:
+        problems.append(
+            Problem("fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)")
+        )
+    for field, amount in amounts.items():
+        if amount is not None and amount < 0:
+            problems.append(Problem(field, "negative_amount", f"{field} cannot be negative"))
+    if not 0 <= payout_share <= 1:
+        problems.append(
+            Problem("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
+        )
+
+
+def contract_terms_check(
+    *,
+    vendor_id: int | None,
+    customer_id: int | None,
+    currency: str,
+    fx_rate: Decimal,
+    timezone: str,
+    starts_on: date,
+    ends_on: date | None,
+    amounts: dict[str, Decimal | None],
+    payout_share: Decimal,
+    baseline_model: LlmModel | None,
+) -> list[Problem]:
+    """The contract-level rules, shared by contract_create and the admin form."""
+    problems: list[Problem] = []
+    if vendor_id is not None and vendor_id == customer_id:
+        problems.append(
+            Problem("customer", "same_vendor_and_customer", "the vendor cannot be its own customer")
+        )
+    _check_money_terms(
+        problems, currency=currency, fx_rate=fx_rate, amounts=amounts, payout_share=payout_share
+    )
+    _check_calendar(problems, timezone=timezone, starts_on=starts_on, ends_on=ends_on)
+    _check_baseline(problems, baseline_model)
+    return problems
+
+
+def _check_calendar(
+    problems: list[Problem], *, timezone: str, starts_on: date, ends_on: date | None
+) -> None:
+    """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
+    if timezone not in zoneinfo.available_timezones():
+        problems.append(
+            Problem("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
+        )
+    if ends_on is not None and ends_on < starts_on:
+        problems.append(Problem("ends_on", "ends_before_start", "ends_on is on or after starts_on"))
+
+
+def _check_baseline(problems: list[Problem], baseline_model: LlmModel | None) -> None:
+    """DESIGN.md "Routing savings": the baseline is a frontier model."""
+    if baseline_model is not None and baseline_model.tier != Tier.FRONTIER:
+        problems.append(
+            Problem(
+                "baseline_model",
+                "baseline_not_frontier",
+                f"the baseline model '{baseline_model.name}' is {baseline_model.tier}, "
+                "not frontier",
+            )
+        )
+
+
+def _check_unique(problems: list[Problem], field: str, keys: list) -> None:
+    seen = set()
+    for index, key in enumerate(keys):
+        if key in seen:
+            problems.append(
+                Problem(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
+            )
+        seen.add(key)
+
+
+def _check_schedules(
+    problems: list[Problem],
+    *,
+    value_schedule: Sequence[ValueRow],
+    fee_schedule: Sequence[FeeRow],
+    spend_limits: Sequence[SpendLimitRow],
+) -> None:
+    """DESIGN.md "Outcome", "Charges", "Spend limits": one row per (kind,
+    task_type) and per window; values and fees not negative, limits above 0."""
+    _check_unique(problems, "value_schedule", [(r["kind"], r["task_type"]) for r in value_schedule])
+    _check_unique(problems, "fee_schedule", [(r["kind"], r["task_type"]) for r in fee_schedule])
+    _check_unique(problems, "spend_limits", [r["window"] for r in spend_limits])
+    for index, row in enumerate(value_schedule):
+        if row["unit_value"] < 0:
+            problems.append(
+                Problem(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
+            )
+    for index, row in enumerate(fee_schedule):
+        if row["fee"] < 0:
+            problems.append(Problem(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
+    for index, row in enumerate(spend_limits):
+        if row["amount"] <= 0:
+            problems.append(
+                Problem(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
+            )
+
+
+def _check_routing(problems: list[Problem], routing: RoutingTerms) -> None:
+    if routing["tolerance"] < 0:
+        problems.append(Problem("routing.tolerance", "negative_amount", "tolerance < 0"))
+    if not 0 <= routing["epsilon"] <= 1:
+        problems.append(Problem("routing.epsilon", "invalid_epsilon", "epsilon is between 0 and 1"))
+
+
+def contract_create(
+    *,
+    code: str,
+    vendor: str,
+    customer: str,
+    currency: str = "USD",
+    fx_rate: Decimal = Decimal(1),
+    timezone: str = "UTC",
+    period: str = "month",
+    starts_on: date,
+    ends_on: date | None = None,
+    markup: Decimal = Decimal(0),
+    fixed_fee: Decimal = Decimal(0),
+    hourly_rate: Decimal | None = None,
+    guarantee_multiple: Decimal = Decimal(0),
+    payout_share: Decimal = Decimal(1),
+    payout_cap: Decimal = Decimal(0),
+    grace_days: int = 7,
+    min_sample: int = 30,
+    baseline_model: str | None = None,
+    value_schedule: Sequence[ValueRow] = (),
+    fee_schedule: Sequence[FeeRow] = (),
+    spend_limits: Sequence[SpendLimitRow] = (),
+    webhook_url: str | None = None,
+    routing_models: Sequence[str] = (),
+    routing: RoutingTerms = DEFAULT_ROUTING,
+) -> Contract:
+    """A contract with its schedules, from terms as API.md writes them:
+    organizations by slug, models by name or alias. Every problem is reported
+    at once (InvalidInput); a taken code is a Conflict."""
+    problems: list[Problem] = []
+    organizations = _organizations(problems, vendor=vendor, customer=customer)
+    baseline = (
+        _model(problems, field="baseline_model", name=baseline_model) if baseline_model else None
+    )
+    candidates = [
+        _model(problems, field=f"routing_models[{index}]", name=name)
+        for index, name in enumerate(routing_models)
+    ]
+    problems += contract_terms_check(
+        vendor_id=organizations.get(vendor),
+        customer_id=organizations.get(customer),
+        currency=currency,
+        fx_rate=fx_rate,
+        timezone=timezone,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        amounts={
+            "markup": markup,
+            "fixed_fee": fixed_fee,
+            "hourly_rate": hourly_rate,
+            "guarantee_multiple": guarantee_multiple,
+            "payout_cap": payout_cap,
+        },
+        payout_share=payout_share,
+        baseline_model=baseline,
+    )
+    _check_schedules(
+        problems,
+        value_schedule=value_schedule,
+        fee_schedule=fee_schedule,
+        spend_limits=spend_limits,
+    )
+    _check_routing(problems, routing)
+    _raise_if_any(problems)
+
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                contract = Contract.objects.create(
+                    code=code,
+                    vendor_id=organizations[vendor],
+                    customer_id=organizations[customer],
+                    currency=currency,
+                    fx_rate=fx_rate,
+                    timezone=timezone,
+                    period=period,
+                    starts_on=starts_on,
+                    ends_on=ends_on,
+                    markup=markup,
+                    fixed_fee=fixed_fee,
+                    hourly_rate=hourly_rate,
+                    guarantee_multiple=guarantee_multiple,
+                    payout_share=payout_share,
+                    payout_cap=payout_cap,
+                    grace_days=grace_days,
+                    min_sample=min_sample,
+                    baseline_model=baseline,
+                    webhook_url=webhook_url,
+                    routing_window_days=routing["window_days"],
+                    routing_min_tasks=routing["min_tasks"],
+                    routing_tolerance=routing["tolerance"],
+                    routing_epsilon=routing["epsilon"],
+                )
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise Conflict(f"a contract '{code}' already exists") from exc
+            raise
+        ValueScheduleRow.objects.bulk_create(
+            ValueScheduleRow(contract=contract, **row) for row in value_schedule
+        )
+        FeeScheduleRow.objects.bulk_create(
+            FeeScheduleRow(contract=contract, **row) for row in fee_schedule
+        )
+        SpendLimit.objects.bulk_create(SpendLimit(contract=contract, **row) for row in spend_limits)
+        contract.routing_models.set(candidates)
+    return contract
