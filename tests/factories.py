@@ -107,3 +107,26 @@ def api_key_create(*, organization: Organization, role: str) -> str:
     _, secret = ApiKey.objects.create_key(name=f"{organization.slug}-{role}",
                                           organization=organization, role=role)
     return secret
+
+
+class CallRecordFactory(factory.DictFactory):
+    """A call as a client sends it (API.md "Ingestion": call record)."""
+
+    external_id = factory.Sequence(lambda n: f"call-{n}")
+    occurred_at = "2026-11-03T09:15:00Z"
+    model = "gpt-4o-mini"
+    task_type = "code_review"
+    task_ref = "PR-812"
+    input_tokens = 1200
+    output_tokens = 300
+
+
+class OutcomeRecordFactory(factory.DictFactory):
+    """An outcome as a client sends it (API.md "Ingestion": outcome record)."""
+
+    external_id = factory.Sequence(lambda n: f"outcome-{n}")
+    occurred_at = "2026-11-03T17:00:00Z"
+    kind = "task_completed"
+    task_type = "code_review"
+    task_ref = "PR-812"
+    quantity = "1"
