@@ -1,0 +1,1 @@
+"""Benchmarks that start the real service and print what they measured."""
