@@ -10,7 +10,7 @@ from decimal import Decimal
 from django.db.models import QuerySet
 
 from billing.auth import Principal
-from billing.models import Contract, Role
+from billing.models import Contract, Role, Statement
 from core.errors import NotFound
 
 
@@ -77,3 +77,14 @@ def contract_schedules(*, contract: Contract) -> Schedules:
         fees={(r.kind, r.task_type): r.fee for r in contract.fee_schedule.all()},
         hourly_rate=contract.hourly_rate,
     )
+
+
+def statement_list(*, contract: Contract) -> QuerySet[Statement]:
+    return Statement.objects.filter(contract=contract).select_related("adjusts")
+
+
+def statement_get(*, contract: Contract, number: int) -> Statement:
+    statement = statement_list(contract=contract).filter(number=number).first()
+    if statement is None:
+        raise NotFound(f"no statement #{number} in contract '{contract.code}'")
+    return statement

@@ -6,6 +6,7 @@ from config.health import healthz, readyz
 
 api_v1 = [
     path("", include("billing.urls")),
+    path("", include("billing.statement_urls")),
     path("", include("ledger.urls")),
     path("", include("routing.urls")),
 ]

@@ -1,14 +1,16 @@
 """Reads of the ledger. Every query filters by contract (DESIGN.md "Scale")."""
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db import connection
+from django.db.models import CharField, F, Func, QuerySet
+from psycopg import sql
 
 from billing.models import Contract
 from core.errors import NotFound
-from ledger.models import Call, Outcome, OutcomeEvent, OutcomeStatus
+from ledger.models import Call, Outcome
 from routing.selectors import models_named
 
 
@@ -51,13 +53,12 @@ def call_list(*, contract: Contract, filters: CallFilters = CallFilters()) -> Qu
     return calls
 
 
-def status_expression():
-    """An outcome is accepted until an event says otherwise; its status is
-    the to_status of its latest event (DESIGN.md "Outcome")."""
-    latest = OutcomeEvent.objects.filter(
-        contract_id=OuterRef("contract_id"), outcome_id=OuterRef("pk")
-    ).order_by("-seq")
-    return Coalesce(Subquery(latest.values("to_status")[:1]), Value(OutcomeStatus.ACCEPTED))
+def status_expression() -> Func:
+    """An outcome's current status: the SQL function ledger_outcome_status
+    (ledger migration 0005) holds the rule."""
+    return Func(
+        F("contract_id"), F("id"), function="ledger_outcome_status", output_field=CharField()
+    )
 
 
 def outcome_list(
@@ -83,3 +84,45 @@ def outcome_get(*, contract: Contract, external_id: str) -> Outcome:
     if outcome is None:
         raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")
     return outcome
+
+
+# The digest (API.md "Digest"): lines sorted bytewise. Every call line starts
+# "call\t" and every outcome line "outcome\t", so calls come first; within a
+# kind, lines sort as their external ids do, because ids hold no control
+# character (ledger.records) and the column's "C" collation orders by bytes.
+# COPY's text format writes exactly "a\tb\tc\n"; its only escape for such
+# values is a doubled backslash, undone per row (libpq hands over one row at
+# a time).
+DIGEST_CALLS_SQL = """
+COPY (SELECT 'call', external_id, cost_usd FROM ledger_call
+       WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
+       ORDER BY external_id) TO STDOUT
+"""
+DIGEST_OUTCOMES_SQL = """
+COPY (SELECT 'outcome', external_id, value, ledger_outcome_status(contract_id, id)
+        FROM ledger_outcome
+       WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
+       ORDER BY external_id) TO STDOUT
+"""
+
+
+def digest_input_lines(*, contract: Contract, start: datetime, end: datetime):
+    """The canonical digest text of [start, end), one UTF-8 line at a time."""
+    params = {
+        "contract_id": sql.Literal(contract.id),
+        "start": sql.Literal(start),
+        "end": sql.Literal(end),
+    }
+    with connection.cursor() as cursor:
+        for query in (DIGEST_CALLS_SQL, DIGEST_OUTCOMES_SQL):
+            with cursor.cursor.copy(sql.SQL(query).format(**params)) as copy:
+                for row in copy:
+                    line = bytes(row)
+                    yield line.replace(b"\\\\", b"\\") if b"\\" in line else line
+
+
+def input_digest(*, contract: Contract, start: datetime, end: datetime) -> str:
+    digest = hashlib.sha256()
+    for line in digest_input_lines(contract=contract, start=start, end=end):
+        digest.update(line)
+    return digest.hexdigest()

@@ -14,9 +14,10 @@ from django.db import transaction
 from billing.models import Contract
 from billing.selectors import contract_schedules
 from core.batch import DecodedBatch, FieldError, Rejection, amount_errors
+from core.errors import Conflict, InvalidInput, NotFound
 from core.money import exact_context, quantize_amount
 from ledger.bulk import store_new
-from ledger.models import DirtyDay
+from ledger.models import DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
 from routing.pricing import PriceRow, call_cost_usd
 from routing.selectors import price_book_load
@@ -364,3 +365,50 @@ def _ingest(
             report.duplicates += 1
     report.rejected.sort(key=lambda r: r.index)
     return report
+
+
+# Disputes (DESIGN.md "Outcome": only accepted outcomes count; a dispute moves
+# an outcome to disputed, a decision to accepted or rejected; every change is
+# an appended event with who and why).
+ALLOWED_CHANGES = {
+    OutcomeStatus.ACCEPTED: {OutcomeStatus.DISPUTED},
+    OutcomeStatus.DISPUTED: {OutcomeStatus.ACCEPTED, OutcomeStatus.REJECTED},
+    OutcomeStatus.REJECTED: set(),
+}
+
+
+def outcome_status_change(
+    *, contract: Contract, external_id: str, to_status: str, actor: str, reason: str
+) -> Outcome:
+    """Append one status event to an outcome and mark its day for the
+    nightly run. The outcome row is locked, so concurrent changes queue."""
+    if not reason.strip():
+        raise InvalidInput("a reason is required", code="reason_required")
+    with transaction.atomic():
+        outcome = (
+            Outcome.objects.select_for_update()
+            .filter(contract=contract, external_id=external_id)
+            .first()
+        )
+        if outcome is None:
+            raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")
+        last = outcome.events.order_by("-seq").first()
+        current = last.to_status if last else OutcomeStatus.ACCEPTED
+        if to_status not in ALLOWED_CHANGES[current]:
+            raise Conflict(
+                f"outcome '{external_id}' is {current}; it cannot become {to_status}",
+                code="invalid_transition",
+            )
+        OutcomeEvent.objects.create(
+            contract=contract,
+            outcome=outcome,
+            seq=(last.seq + 1) if last else 1,
+            from_status=current,
+            to_status=to_status,
+            actor=actor,
+            reason=reason,
+        )
+        DirtyDay.objects.create(
+            contract=contract, day=outcome.occurred_at.astimezone(contract.tz).date()
+        )
+    return outcome

@@ -1,0 +1,383 @@
+"""Period settlement: statements, adjustments, payouts within the cap, and
+their journal entries (DESIGN.md "Period settlement", "Routing savings").
+
+Rounding (DESIGN.md "Money and numbers"): sums are exact; each statement
+total is rounded once to the currency's minor unit with ROUND_HALF_EVEN, and
+the derived totals are computed from the rounded ones, so a statement foots:
+charges = usage_charges + outcome_fees + fixed_fee, shortfall =
+max(0, guaranteed_value - value), and so on (docs/SETTLEMENT.md).
+"""
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from billing.models import Contract, Statement, StatementKind
+from billing.periods import ContractPeriod, period_of, periods_due
+from core.localtime import local_midnight_utc
+from core.money import exact_context, quantize_amount, round_total
+from ledger.journal import journal_post
+from ledger.models import Account, CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
+from ledger.rollups import rolled_up_marks
+from ledger.selectors import input_digest
+
+RATIO_QUANTUM = Decimal("0.0001")
+SETTLEMENT_LOCK = 0x5E77
+
+
+def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    if denominator == 0:
+        return None
+    with exact_context():
+        return (numerator / denominator).quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN)
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """A statement's totals. For a settlement, the period's; for an
+    adjustment, the difference (ratios and cap_remaining: as re-settled)."""
+
+    calls: int
+    accepted_outcomes: int
+    cost_usd: Decimal
+    usage_charges: Decimal
+    outcome_fees: Decimal
+    fixed_fee: Decimal
+    charges: Decimal
+    value: Decimal
+    roi: Decimal | None
+    guaranteed_value: Decimal
+    shortfall: Decimal
+    payout: Decimal
+    cap_remaining: Decimal
+    baseline_cost_usd: Decimal
+    savings_usd: Decimal
+    efficiency: Decimal | None
+
+    DIFFERENCED = (
+        "calls",
+        "accepted_outcomes",
+        "cost_usd",
+        "usage_charges",
+        "outcome_fees",
+        "fixed_fee",
+        "charges",
+        "value",
+        "guaranteed_value",
+        "shortfall",
+        "payout",
+        "baseline_cost_usd",
+        "savings_usd",
+    )
+
+    def as_json(self) -> dict:
+        return {
+            k: (None if v is None else (v if isinstance(v, int) else str(v)))
+            for k, v in asdict(self).items()
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Figures":
+        values = {}
+        for f in fields(cls):
+            raw = data[f.name]
+            values[f.name] = raw if raw is None or isinstance(raw, int) else Decimal(raw)
+        return cls(**values)
+
+    def minus(self, earlier: "Figures") -> "Figures":
+        changes = {name: getattr(self, name) - getattr(earlier, name) for name in self.DIFFERENCED}
+        return Figures(**{**asdict(self), **changes})
+
+
+@dataclass(frozen=True, slots=True)
+class PeriodDetail:
+    """Everything a statement shows besides its totals, exact (10 places)."""
+
+    lines: list[dict]
+    outcome_lines: list[dict]
+    savings_by_task_type: list[dict]
+    daily: list[dict]
+    sums: dict[str, Decimal]
+
+
+def _s(value: Decimal) -> str:
+    return f"{quantize_amount(value):f}"
+
+
+def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail:
+    """Lines from the rollups: O(models x task types x days), never calls."""
+    in_period = {"contract": contract, "day__gte": period.start, "day__lt": period.end}
+    call_rows = (
+        CallRollup.objects.filter(**in_period)
+        .values("llm_model__name", "llm_model__tier", "task_type")
+        .annotate(
+            calls=Sum("calls"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            cost_usd=Sum("cost_usd"),
+            charges=Sum("charge"),
+            baseline_cost_usd=Sum("baseline_cost_usd"),
+        )
+        .order_by("llm_model__name", "task_type")
+    )
+    lines = [
+        {
+            "model": row["llm_model__name"],
+            "tier": row["llm_model__tier"],
+            "task_type": row["task_type"],
+            "calls": row["calls"],
+            "input_tokens": row["input_tokens"],
+            "output_tokens": row["output_tokens"],
+            "cache_read_tokens": row["cache_read_tokens"],
+            "cache_write_tokens": row["cache_write_tokens"],
+            "reasoning_tokens": row["reasoning_tokens"],
+            "cost_usd": _s(row["cost_usd"]),
+            "charges": _s(row["charges"]),
+            "baseline_cost_usd": _s(row["baseline_cost_usd"]),
+        }
+        for row in call_rows
+    ]
+    by_task: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    for row in call_rows:
+        by_task[row["task_type"]][0] += row["cost_usd"]
+        by_task[row["task_type"]][1] += row["baseline_cost_usd"]
+    savings = [
+        {
+            "task_type": task,
+            "cost_usd": _s(cost),
+            "baseline_cost_usd": _s(base),
+            "savings_usd": _s(base - cost),
+            "efficiency": _str_or_none(_ratio(base, cost)),
+        }
+        for task, (cost, base) in sorted(by_task.items())
+    ]
+    outcome_rows = (
+        OutcomeRollup.objects.filter(**in_period)
+        .values("kind", "status")
+        .annotate(
+            outcomes=Sum("outcomes"), quantity=Sum("quantity"), value=Sum("value"), fee=Sum("fee")
+        )
+    )
+    by_kind: dict[str, dict] = {}
+    for row in outcome_rows:
+        line = by_kind.setdefault(
+            row["kind"],
+            {
+                "kind": row["kind"],
+                "accepted": 0,
+                "disputed": 0,
+                "rejected": 0,
+                "quantity": Decimal(0),
+                "value": Decimal(0),
+                "fees": Decimal(0),
+            },
+        )
+        line[row["status"]] += row["outcomes"]
+        if row["status"] == OutcomeStatus.ACCEPTED:
+            # Only accepted outcomes count (DESIGN.md "Outcome", "Charges").
+            line["quantity"] += row["quantity"]
+            line["value"] += row["value"]
+            line["fees"] += row["fee"]
+    outcome_lines = [
+        {
+            **line,
+            "quantity": _s(line["quantity"]),
+            "value": _s(line["value"]),
+            "fees": _s(line["fees"]),
+        }
+        for _, line in sorted(by_kind.items())
+    ]
+    daily = _daily(contract, in_period)
+    sums = {
+        "calls": sum((row["calls"] for row in call_rows), 0),
+        "cost_usd": sum((row["cost_usd"] for row in call_rows), Decimal(0)),
+        "usage_charges": sum((row["charges"] for row in call_rows), Decimal(0)),
+        "baseline_cost_usd": sum((row["baseline_cost_usd"] for row in call_rows), Decimal(0)),
+        "accepted_outcomes": sum((line["accepted"] for line in by_kind.values()), 0),
+        "value": sum((line["value"] for line in by_kind.values()), Decimal(0)),
+        "outcome_fees": sum((line["fees"] for line in by_kind.values()), Decimal(0)),
+    }
+    return PeriodDetail(lines, outcome_lines, savings, daily, sums)
+
+
+def _str_or_none(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _daily(contract: Contract, in_period: dict) -> list[dict]:
+    days: dict = defaultdict(
+        lambda: {"cost_usd": Decimal(0), "charges": Decimal(0), "value": Decimal(0)}
+    )
+    for row in (
+        CallRollup.objects.filter(**in_period)
+        .values("day")
+        .annotate(cost=Sum("cost_usd"), charge=Sum("charge"))
+    ):
+        days[row["day"]]["cost_usd"] += row["cost"]
+        days[row["day"]]["charges"] += row["charge"]
+    for row in (
+        OutcomeRollup.objects.filter(**in_period, status=OutcomeStatus.ACCEPTED)
+        .values("day")
+        .annotate(value=Sum("value"), fee=Sum("fee"))
+    ):
+        days[row["day"]]["value"] += row["value"]
+        days[row["day"]]["charges"] += row["fee"]
+    return [
+        {"day": day.isoformat(), **{k: _s(v) for k, v in sums.items()}}
+        for day, sums in sorted(days.items())
+    ]
+
+
+def figures_compute(
+    *, contract: Contract, sums: dict[str, Decimal], payouts_elsewhere: Decimal
+) -> Figures:
+    """DESIGN.md "Period settlement" from a period's exact sums.
+    ``payouts_elsewhere``: Σ payouts of this contract's statements for other
+    periods, so the cap holds contract-wide."""
+    currency = contract.currency
+    with exact_context():
+        usage = round_total(sums["usage_charges"], currency)
+        fees = round_total(sums["outcome_fees"], currency)
+        fixed = round_total(contract.fixed_fee, currency)
+        charges = usage + fees + fixed
+        value = round_total(sums["value"], currency)
+        guaranteed = round_total(contract.guarantee_multiple * charges, currency)
+        shortfall = max(Decimal(0), guaranteed - value)
+        cap_available = max(Decimal(0), contract.payout_cap - payouts_elsewhere)
+        payout = min(round_total(shortfall * contract.payout_share, currency), cap_available)
+        cost = round_total(sums["cost_usd"], "USD")
+        baseline = round_total(sums["baseline_cost_usd"], "USD")
+        return Figures(
+            calls=sums["calls"],
+            accepted_outcomes=sums["accepted_outcomes"],
+            cost_usd=cost,
+            usage_charges=usage,
+            outcome_fees=fees,
+            fixed_fee=fixed,
+            charges=charges,
+            value=value,
+            roi=_ratio(value - charges, charges),
+            guaranteed_value=guaranteed,
+            shortfall=shortfall,
+            payout=payout,
+            cap_remaining=cap_available - payout,
+            baseline_cost_usd=baseline,
+            savings_usd=baseline - cost,
+            efficiency=_ratio(sums["baseline_cost_usd"], sums["cost_usd"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementReport:
+    settled: list[Statement]
+    adjusted: list[Statement]
+
+
+def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
+    """Issue every statement due for one contract by ``as_of``: settlements of
+    due periods without one, and adjustments of settled periods whose records
+    changed. Safe to run twice and concurrently: one transaction under a
+    per-contract advisory lock, and a run with nothing new issues nothing."""
+    settled, adjusted = [], []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SETTLEMENT_LOCK, contract_id])
+        contract = Contract.objects.get(pk=contract_id)
+        marks = rolled_up_marks(contract=contract)
+        touched = {period_of(contract, day) for day in marks}
+        latest = _latest_by_period(contract)
+        for period in periods_due(contract, as_of):
+            previous = latest.get(period.start)
+            if previous is None:
+                settled.append(_issue(contract, period, as_of, previous=None))
+            elif period in touched:
+                statement = _issue(contract, period, as_of, previous=previous)
+                if statement is not None:
+                    adjusted.append(statement)
+        DirtyDay.objects.filter(id__in=[i for ids in marks.values() for i in ids]).delete()
+    return SettlementReport(settled=settled, adjusted=adjusted)
+
+
+def _latest_by_period(contract: Contract) -> dict:
+    latest = {}
+    for statement in Statement.objects.filter(contract=contract).order_by("number"):
+        latest[statement.period_start] = statement
+    return latest
+
+
+def _issue(
+    contract: Contract, period: ContractPeriod, as_of: datetime, *, previous: Statement | None
+) -> Statement | None:
+    tz = contract.tz
+    digest = input_digest(
+        contract=contract,
+        start=local_midnight_utc(period.start, tz),
+        end=local_midnight_utc(period.end, tz),
+    )
+    detail = period_detail(contract=contract, period=period)
+    payouts = Statement.objects.filter(contract=contract).exclude(period_start=period.start)
+    elsewhere = payouts.aggregate(total=Sum("payout"))["total"] or Decimal(0)
+    figures = figures_compute(contract=contract, sums=detail.sums, payouts_elsewhere=elsewhere)
+    if previous is not None:
+        earlier = Figures.from_json(previous.period_figures)
+        if digest == previous.input_digest and figures == earlier:
+            return None
+        shown = figures.minus(earlier)
+    else:
+        shown = figures
+    number = _next_number(contract)
+    statement = Statement.objects.create(
+        contract=contract,
+        number=number,
+        kind=StatementKind.ADJUSTMENT if previous else StatementKind.SETTLEMENT,
+        adjusts=(previous.adjusts or previous) if previous else None,
+        period_start=period.start,
+        period_end=period.end,
+        currency=contract.currency,
+        **{f.name: getattr(shown, f.name) for f in fields(Figures)},
+        min_sample=contract.min_sample,
+        lines=detail.lines,
+        outcome_lines=detail.outcome_lines,
+        savings_by_task_type=detail.savings_by_task_type,
+        daily=detail.daily,
+        period_figures=figures.as_json(),
+        input_digest=digest,
+        issued_at=as_of,
+    )
+    journal_post(
+        contract=contract,
+        statement_number=number,
+        currency=contract.currency,
+        memo=f"{statement.kind} {period.start}..{period.end}",
+        postings=[
+            (Account.RECEIVABLE, shown.charges),
+            (Account.REVENUE, -shown.charges),
+            (Account.GUARANTEE_EXPENSE, shown.payout),
+            (Account.CUSTOMER_CREDIT, -shown.payout),
+        ],
+    )
+    return statement
+
+
+def _next_number(contract: Contract) -> int:
+    """Gapless per contract: taken under the settlement lock, in the
+    transaction that creates the statement."""
+    last = Statement.objects.filter(contract=contract).order_by("-number").first()
+    return (last.number + 1) if last else 1
+
+
+def settlements_run(*, as_of: datetime) -> SettlementReport:
+    """Settle every contract (the nightly chain's second step)."""
+    settled, adjusted = [], []
+    for contract_id in Contract.objects.order_by("id").values_list("id", flat=True):
+        report = contract_settle(contract_id=contract_id, as_of=as_of)
+        settled += report.settled
+        adjusted += report.adjusted
+    return SettlementReport(settled=settled, adjusted=adjusted)

@@ -1,0 +1,17 @@
+from django.urls import path
+
+from billing import statements_api as api
+
+urlpatterns = [
+    path("contracts/<slug:code>/statements", api.StatementListView.as_view(), name="statements"),
+    path(
+        "contracts/<slug:code>/statements/<int:number>",
+        api.StatementDetailView.as_view(),
+        name="statement-detail",
+    ),
+    path(
+        "contracts/<slug:code>/statements/<int:number>/digest-input",
+        api.StatementDigestInputView.as_view(),
+        name="statement-digest-input",
+    ),
+]

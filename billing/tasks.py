@@ -1,0 +1,37 @@
+from datetime import datetime
+
+from celery import shared_task
+
+from billing import settlement
+
+
+@shared_task(
+    name="billing.settlements_run",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def settlements_run(as_of: str) -> dict:
+    report = settlement.settlements_run(as_of=datetime.fromisoformat(as_of))
+    return {
+        "settled": [s.number for s in report.settled],
+        "adjusted": [s.number for s in report.adjusted],
+    }
+
+
+@shared_task(
+    name="billing.contract_settle",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=5,
+)
+def contract_settle(contract_id: int, as_of: str) -> dict:
+    report = settlement.contract_settle(
+        contract_id=contract_id, as_of=datetime.fromisoformat(as_of)
+    )
+    return {
+        "settled": [s.number for s in report.settled],
+        "adjusted": [s.number for s in report.adjusted],
+    }

@@ -1,0 +1,29 @@
+"""The nightly chain (DESIGN.md "Period settlement", "Routing feedback"):
+rollups -> settlement and adjustments -> routing policies. Celery beat
+starts it; ``manage.py nightly --as-of`` runs the very same chain in-process.
+"""
+
+from datetime import datetime
+
+from celery import chain, shared_task
+from django.utils import timezone
+
+from billing.tasks import settlements_run
+from ledger.tasks import rollups_refresh
+
+# Each step is a Celery task taking the ISO time the run acts as of (or
+# nothing); add a step here and both beat and the command run it.
+STEPS = [
+    (rollups_refresh, False),
+    (settlements_run, True),
+]
+
+
+def nightly_chain(as_of: datetime):
+    return chain(*(task.si(as_of.isoformat()) if dated else task.si() for task, dated in STEPS))
+
+
+@shared_task(name="nightly.run", acks_late=True)
+def nightly_run() -> str:
+    """Beat's entry point: queue the chain as of now."""
+    return nightly_chain(timezone.now()).apply_async().id
