@@ -3,6 +3,7 @@
 ``KEY=$(python manage.py apikey_create ...)`` captures exactly the key."""
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
 from billing import services
 from billing.models import Organization
@@ -22,18 +23,22 @@ class Command(BaseCommand):
         parser.add_argument("--name", help="a label for the key (default: '<role> key')")
 
     def handle(self, *args, org: str, role: str, create_org: bool, name: str | None, **options):
+        organization = Organization.objects.filter(slug=org).first()
+        if organization is None and not create_org:
+            raise CommandError(f"no organization '{org}' (pass --create-org to create it)")
+        created_org = organization is None
         try:
-            organization = Organization.objects.filter(slug=org).first()
-            if organization is None and not create_org:
-                raise CommandError(f"no organization '{org}' (pass --create-org to create it)")
-            if organization is None:
-                organization = services.organization_create(slug=org, name=org)
-                self.stderr.write(f"Created organization '{org}'.")
-            key, secret = services.apikey_create(
-                organization=organization, role=role, name=name or f"{role} key"
-            )
+            # A bad role must not leave a new organization behind.
+            with transaction.atomic():
+                if created_org:
+                    organization = services.organization_create(slug=org, name=org)
+                key, secret = services.apikey_create(
+                    organization=organization, role=role, name=name or f"{role} key"
+                )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
+        if created_org:
+            self.stderr.write(f"Created organization '{org}'.")
         self.stderr.write(
             f"Created {role} key {key.prefix} for '{org}'. It is shown once: store it now."
         )
