@@ -205,7 +205,11 @@ def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestRe
                 record.cache_write_1h_tokens,
                 record.reasoning_tokens,
                 record.service_tier,
-                record.reported_cost_usd,
+                # "1.5" and "1.50" are the same amount, as the stored NUMERIC
+                # says: the same content, so a duplicate, not a conflict.
+                None
+                if record.reported_cost_usd is None
+                else quantize_amount(record.reported_cost_usd),
                 record.latency_ms,
                 record.success,
                 record.policy_version,
