@@ -132,3 +132,11 @@ def model_get(*, name: str) -> LlmModel:
 
 def price_list(*, model: LlmModel) -> QuerySet[Price]:
     return Price.objects.filter(llm_model=model).order_by("service_tier", "effective_from")
+
+
+def names_taken(*, names: Iterable[str]) -> set[str]:
+    """Which of ``names`` the catalog already uses, as a model name or an alias."""
+    names = set(names)
+    return set(LlmModel.objects.filter(name__in=names).values_list("name", flat=True)) | set(
+        ModelAlias.objects.filter(alias__in=names).values_list("alias", flat=True)
+    )
