@@ -4,6 +4,7 @@ uses it": admins). docs/ADMIN.md says which contract terms stay editable."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
@@ -145,6 +146,8 @@ class ContractAdmin(admin.ModelAdmin):
     search_fields = ["code", "vendor__slug", "customer__slug"]
     date_hierarchy = "starts_on"
     filter_horizontal = ["routing_models"]
+    # A webhook typed without a scheme is meant to be https.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ["created_at"]
 
     def get_readonly_fields(self, request, obj=None):

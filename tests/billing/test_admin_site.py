@@ -1,0 +1,155 @@
+"""The Django admin: billing pages load and validate, the ledger is read-only
+(DESIGN.md "Who uses it": admins)."""
+
+import pytest
+from django.contrib import admin
+from django.test import RequestFactory
+
+from billing.models import ApiKey, Contract
+from ledger.models import Call, Outcome, OutcomeEvent
+
+
+@pytest.fixture
+def site(client, admin_user):
+    """A browser logged in to the admin as a superuser."""
+    assert client.login(username=admin_user.username, password="password")
+    return client
+
+
+@pytest.fixture
+def ledger_rows(vendor_client, contract):
+    call = {
+        "external_id": "c-admin-1",
+        "occurred_at": "2026-11-03T09:15:00Z",
+        "model": "gpt-4o-mini",
+        "task_type": "code_review",
+        "task_ref": "PR-812",
+        "input_tokens": 1200,
+        "output_tokens": 300,
+    }
+    outcome = {
+        "external_id": "o-admin-1",
+        "occurred_at": "2026-11-03T17:00:00Z",
+        "kind": "task_completed",
+        "task_type": "code_review",
+        "task_ref": "PR-812",
+        "quantity": "1",
+    }
+    base = f"/api/v1/contracts/{contract.code}"
+    assert (
+        vendor_client.post(f"{base}/calls", {"records": [call]}, format="json").json()["accepted"]
+        == 1
+    )
+    assert (
+        vendor_client.post(f"{base}/outcomes", {"records": [outcome]}, format="json").json()[
+            "accepted"
+        ]
+        == 1
+    )
+    return Call.objects.get(), Outcome.objects.get()
+
+
+def test_contract_pages_load_for_a_superuser(site, contract):
+    listed = site.get("/admin/billing/contract/")
+    detail = site.get(f"/admin/billing/contract/{contract.pk}/change/")
+    added = site.get("/admin/billing/contract/add/")
+
+    assert (listed.status_code, detail.status_code, added.status_code) == (200, 200, 200)
+    assert b"acme-agent" in listed.content
+
+
+def test_contract_terms_are_read_only_once_created_but_schedules_are_editable(site, contract):
+    page = site.get(f"/admin/billing/contract/{contract.pk}/change/").content
+
+    assert b'name="markup"' not in page
+    assert b'name="guarantee_multiple"' not in page
+    assert b'name="value_schedule-0-unit_value"' in page
+    assert b'name="webhook_url"' in page
+
+
+def test_the_admin_refuses_a_contract_whose_vendor_is_its_customer(site, contract):
+    prefixes = ["value_schedule", "fee_schedule", "spend_limits"]
+    inline_management = {
+        f"{prefix}-{name}": value
+        for prefix in prefixes
+        for name, value in (("TOTAL_FORMS", "0"), ("INITIAL_FORMS", "0"))
+    }
+    response = site.post(
+        "/admin/billing/contract/add/",
+        {
+            "code": "self-dealing",
+            "vendor": contract.vendor.pk,
+            "customer": contract.vendor.pk,
+            "currency": "USD",
+            "fx_rate": "1",
+            "timezone": "UTC",
+            "period": "month",
+            "starts_on": "2026-01-01",
+            "markup": "0",
+            "fixed_fee": "0",
+            "guarantee_multiple": "0",
+            "payout_share": "1",
+            "payout_cap": "0",
+            "grace_days": "7",
+            "min_sample": "30",
+            "routing_window_days": "28",
+            "routing_min_tasks": "20",
+            "routing_tolerance": "0.05",
+            "routing_epsilon": "0.05",
+            **inline_management,
+        },
+    )
+
+    assert response.status_code == 200
+    assert b"the vendor cannot be its own customer" in response.content
+    assert not Contract.objects.filter(code="self-dealing").exists()
+
+
+def test_a_key_created_in_the_admin_is_shown_once_and_stored_hashed(site, contract):
+    response = site.post(
+        "/admin/billing/apikey/add/",
+        {"name": "auditor", "organization": contract.customer.pk, "role": "customer"},
+        follow=True,
+    )
+
+    key = ApiKey.objects.get(name="auditor")
+    shown = [str(m) for m in response.context["messages"] if "The API key for" in str(m)]
+    secret = shown[0].split(" is: ")[1].split(". ")[0]
+    assert len(shown) == 1
+    assert secret.startswith(f"{key.prefix}.")
+    assert key.hashed_key.startswith("sha512$$")
+    assert secret.encode() not in site.get(f"/admin/billing/apikey/{key.pk}/change/").content
+
+
+def test_ledger_pages_load_for_a_superuser(site, ledger_rows):
+    call, outcome = ledger_rows
+
+    pages = [
+        "/admin/ledger/call/",
+        f"/admin/ledger/call/{call.pk}/change/",
+        "/admin/ledger/outcome/",
+        f"/admin/ledger/outcome/{outcome.pk}/change/",
+        "/admin/ledger/outcomeevent/",
+        f"/admin/ledger/call/?q={call.external_id}",
+    ]
+
+    assert [site.get(page).status_code for page in pages] == [200] * len(pages)
+    assert b"c-admin-1" in site.get("/admin/ledger/call/").content
+
+
+@pytest.mark.parametrize("model", [Call, Outcome, OutcomeEvent])
+def test_ledger_records_cannot_be_added_changed_or_deleted_in_the_admin(admin_user, model):
+    request = RequestFactory().get("/admin/")
+    request.user = admin_user
+    model_admin = admin.site._registry[model]
+
+    assert (
+        model_admin.has_add_permission(request),
+        model_admin.has_change_permission(request),
+        model_admin.has_delete_permission(request),
+        model_admin.has_view_permission(request),
+    ) == (False, False, False, True)
+
+
+def test_the_add_page_of_calls_is_forbidden(site, db):
+    assert site.get("/admin/ledger/call/add/").status_code == 403
