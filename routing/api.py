@@ -1,0 +1,108 @@
+"""Thin views over the catalog and the price book (API.md "Catalog",
+"Administration"). Every role reads; only admins write, and to anyone else
+a write answers 404 (billing.auth.IsAdmin, core.api's handler)."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.auth import IsAdmin
+from core.api import _decode_cursor, _encode_cursor, _limit, keyset_page, page_response
+from core.errors import InvalidInput
+from routing import selectors, services
+from routing.serializers import (
+    LlmModelInSerializer,
+    LlmModelSerializer,
+    PriceInSerializer,
+    PriceSerializer,
+)
+
+PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
+
+
+class AdminWrites(APIView):
+    def get_permissions(self):
+        if self.request.method == "POST":
+            return [IsAdmin()]
+        return super().get_permissions()
+
+
+def _name_page(request: Request, queryset):
+    """Keyset pagination on the unique, sorted model name."""
+    limit = _limit(request)
+    queryset = queryset.order_by("name")
+    cursor = request.query_params.get("cursor")
+    if cursor:
+        after = _decode_cursor(cursor)
+        if not (isinstance(after, list) and len(after) == 1 and isinstance(after[0], str)):
+            raise InvalidInput("'cursor' is not a cursor this API issued")
+        queryset = queryset.filter(name__gt=after[0])
+    rows = list(queryset[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    params = request.query_params.copy()
+    params["cursor"] = _encode_cursor([rows[-1].name])
+    return rows, request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+
+
+class ModelListView(AdminWrites):
+    @extend_schema(
+        operation_id="models_list",
+        parameters=PAGE_PARAMETERS,
+        responses=LlmModelSerializer(many=True),
+        summary="The model catalog (every role)",
+    )
+    def get(self, request: Request) -> Response:
+        rows, next_url = _name_page(request, selectors.model_list())
+        return page_response(LlmModelSerializer, rows, next_url)
+
+    @extend_schema(
+        operation_id="models_create",
+        request=LlmModelInSerializer,
+        responses={201: LlmModelSerializer},
+        summary="Add a model to the catalog (admin)",
+    )
+    def post(self, request: Request) -> Response:
+        body = LlmModelInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = services.model_create(**body.validated_data)
+        created = selectors.model_get(name=model.name)
+        return Response(LlmModelSerializer(created).data, status=status.HTTP_201_CREATED)
+
+
+class ModelPriceListView(AdminWrites):
+    @extend_schema(
+        operation_id="model_prices_list",
+        parameters=PAGE_PARAMETERS,
+        responses=PriceSerializer(many=True),
+        summary="A model's effective-dated price rows, by name or alias (every role)",
+    )
+    def get(self, request: Request, name: str) -> Response:
+        model = selectors.model_get(name=name)
+        prices = selectors.price_list(model=model).select_related("llm_model")
+        rows, next_url = keyset_page(request, prices, time_field="effective_from")
+        return page_response(PriceSerializer, rows, next_url)
+
+    @extend_schema(
+        operation_id="model_prices_create",
+        request=PriceInSerializer,
+        responses={201: PriceSerializer},
+        summary="Add a price row, USD per million tokens (admin)",
+    )
+    def post(self, request: Request, name: str) -> Response:
+        model = selectors.model_get(name=name)
+        body = PriceInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        data = dict(body.validated_data)
+        long_context = data.pop("long_context")
+        price = services.price_create(
+            model=model,
+            per_request_usd=data.pop("per_request"),
+            long_context=services.LongContextIn(**long_context) if long_context else None,
+            source=f"api:{request.auth.actor}",
+            **data,
+        )
+        return Response(PriceSerializer(price).data, status=status.HTTP_201_CREATED)
