@@ -115,6 +115,41 @@ def decode_batch(body: bytes, *, record_type: type[R], ndjson: bool = False) -> 
     Raises InvalidInput when the batch itself does not parse and BatchTooLarge
     (nothing is stored) above MAX_RECORDS records.
     """
+    batch = _decode(body, record_type=record_type, ndjson=ndjson)
+    # JSON can only carry U+0000 escaped; most batches skip the walk.
+    return _reject_nul(batch) if b"\\u0000" in body else batch
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(v) for v in value)
+    return False
+
+
+def _reject_nul(batch: DecodedBatch[R]) -> DecodedBatch[R]:
+    """PostgreSQL text and jsonb cannot hold U+0000: such a record is rejected
+    on its own here, instead of failing the COPY of the whole batch."""
+    kept: list[tuple[int, R]] = []
+    for index, record in batch.records:
+        errors = [
+            FieldError(name, "nul_character", f"{name} contains U+0000, which cannot be stored")
+            for name in record.__struct_fields__
+            if _holds_nul(getattr(record, name))
+        ]
+        if errors:
+            batch.rejected.append(Rejection(index, getattr(record, "external_id", None), errors))
+        else:
+            kept.append((index, record))
+    batch.records = kept
+    batch.rejected.sort(key=lambda r: r.index)
+    return batch
+
+
+def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[R]:
     if ndjson:
         lines = _split_ndjson(body)
         _check_size(len(lines))
