@@ -80,31 +80,26 @@ class ContractAdminForm(forms.ModelForm):
     """The admin builds the fields; this adds the service's rules."""
 
     def clean(self):
-        """The rules of billing/services.py, for contracts created here."""
+        """The rules of billing/services.py, for contracts created or ended
+        here. Read-only terms are absent from the form: take the stored ones."""
         data = super().clean()
-        if self.instance.pk is not None or self.errors:
+        if self.errors:
             return data
-        vendor, customer = data.get("vendor"), data.get("customer")
+
+        def term(name):
+            return data[name] if name in data else getattr(self.instance, name)
+
         problems = services.contract_terms_check(
-            vendor_id=vendor.pk if vendor else None,
-            customer_id=customer.pk if customer else None,
-            currency=data["currency"],
-            fx_rate=data["fx_rate"],
-            timezone=data["timezone"],
-            starts_on=data["starts_on"],
-            ends_on=data.get("ends_on"),
-            amounts={
-                name: data.get(name)
-                for name in (
-                    "markup",
-                    "fixed_fee",
-                    "hourly_rate",
-                    "guarantee_multiple",
-                    "payout_cap",
-                )
-            },
-            payout_share=data["payout_share"],
-            baseline_model=data.get("baseline_model"),
+            vendor_id=term("vendor").pk,
+            customer_id=term("customer").pk,
+            currency=term("currency"),
+            fx_rate=term("fx_rate"),
+            timezone=term("timezone"),
+            starts_on=term("starts_on"),
+            ends_on=term("ends_on"),
+            amounts={name: term(name) for name in services.NOT_NEGATIVE_TERMS},
+            payout_share=term("payout_share"),
+            baseline_model=term("baseline_model"),
         )
         if problems:
             raise ValidationError({p.field: p.message for p in problems})

@@ -31,6 +31,7 @@ from routing.selectors import models_named
 UNIQUE_VIOLATION = "23505"
 ISO_4217_SHAPE = re.compile(r"[A-Z]{3}")
 KEY_NAME_MAX = ApiKey._meta.get_field("name").max_length
+NOT_NEGATIVE_TERMS = ("markup", "fixed_fee", "hourly_rate", "guarantee_multiple", "payout_cap")
 
 
 class ValueRow(TypedDict):
@@ -315,13 +316,13 @@ def contract_create(
         timezone=timezone,
         starts_on=starts_on,
         ends_on=ends_on,
-        amounts={
-            "markup": markup,
-            "fixed_fee": fixed_fee,
-            "hourly_rate": hourly_rate,
-            "guarantee_multiple": guarantee_multiple,
-            "payout_cap": payout_cap,
-        },
+        amounts=dict(
+            zip(
+                NOT_NEGATIVE_TERMS,
+                (markup, fixed_fee, hourly_rate, guarantee_multiple, payout_cap),
+                strict=True,
+            )
+        ),
         payout_share=payout_share,
         baseline_model=baseline,
     )

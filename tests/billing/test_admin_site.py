@@ -1,6 +1,8 @@
 """The Django admin: billing pages load and validate, the ledger is read-only
 (DESIGN.md "Who uses it": admins)."""
 
+from decimal import Decimal
+
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
@@ -153,3 +155,58 @@ def test_ledger_records_cannot_be_added_changed_or_deleted_in_the_admin(admin_us
 
 def test_the_add_page_of_calls_is_forbidden(site, db):
     assert site.get("/admin/ledger/call/add/").status_code == 403
+
+
+def change_form(contract, **fields) -> dict:
+    """The POST of the contract's change page: its editable fields and its
+    existing schedule rows, with ``fields`` on top."""
+    value_row, fee_row = contract.value_schedule.get(), contract.fee_schedule.get()
+    return {
+        "ends_on": "",
+        "webhook_url": "",
+        "routing_window_days": "28",
+        "routing_min_tasks": "20",
+        "routing_tolerance": "0.05",
+        "routing_epsilon": "0.05",
+        "value_schedule-TOTAL_FORMS": "1",
+        "value_schedule-INITIAL_FORMS": "1",
+        "value_schedule-0-id": value_row.pk,
+        "value_schedule-0-contract": contract.pk,
+        "value_schedule-0-kind": value_row.kind,
+        "value_schedule-0-task_type": "",
+        "value_schedule-0-unit_value": str(value_row.unit_value),
+        "fee_schedule-TOTAL_FORMS": "1",
+        "fee_schedule-INITIAL_FORMS": "1",
+        "fee_schedule-0-id": fee_row.pk,
+        "fee_schedule-0-contract": contract.pk,
+        "fee_schedule-0-kind": fee_row.kind,
+        "fee_schedule-0-task_type": "",
+        "fee_schedule-0-fee": str(fee_row.fee),
+        "spend_limits-TOTAL_FORMS": "0",
+        "spend_limits-INITIAL_FORMS": "0",
+        **fields,
+    }
+
+
+def test_the_admin_edits_a_schedule_row_but_not_the_terms(site, contract):
+    response = site.post(
+        f"/admin/billing/contract/{contract.pk}/change/",
+        change_form(contract, **{"value_schedule-0-unit_value": "55.5", "markup": "0.9"}),
+    )
+
+    assert response.status_code == 302, response.content
+    contract.refresh_from_db()
+    assert contract.value_schedule.get().unit_value == Decimal("55.5000000000")
+    assert contract.markup == Decimal("0E-10")
+
+
+def test_the_admin_refuses_to_end_a_contract_before_it_starts(site, contract):
+    response = site.post(
+        f"/admin/billing/contract/{contract.pk}/change/",
+        change_form(contract, ends_on="2025-12-31"),
+    )
+
+    assert response.status_code == 200
+    assert b"ends_on is on or after starts_on" in response.content
+    contract.refresh_from_db()
+    assert contract.ends_on is None
