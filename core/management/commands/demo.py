@@ -1,0 +1,118 @@
+"""``manage.py demo`` (``make demo``): migrate, seed a realistic month, run
+the nightly chain, and print what it found."""
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+from rich.console import Console
+from rich.table import Table
+
+from billing.models import Statement
+from config.nightly import nightly_chain
+from core.demo import demo_seed
+
+
+def _money(value: Decimal, currency: str = "USD") -> str:
+    return f"{value:,.2f} {currency}"
+
+
+class Command(BaseCommand):
+    help = "Seed a realistic demo month, run the nightly chain and print ROI, payout and savings."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tasks", type=int, default=21000, help="tasks in the demo month")
+
+    def handle(self, *args, tasks, **options):
+        console = Console()
+        call_command("migrate", verbosity=0)
+        with console.status("Seeding a month of routed calls and outcomes..."):
+            result = demo_seed(tasks=tasks)
+        contract = result.contract
+        if result.seeded:
+            console.print(
+                f"Ingested {result.calls:,} calls and {result.outcomes:,} outcomes "
+                f"({result.rejected} rejected) into contract [bold]{contract.code}[/]."
+            )
+        else:
+            console.print(
+                f"Contract [bold]{contract.code}[/] was seeded before; not seeding again."
+            )
+        with console.status("Running the nightly chain..."):
+            nightly_chain(timezone.now()).apply().get()
+        statement = (
+            Statement.objects.filter(contract=contract, kind="settlement")
+            .order_by("period_start")
+            .first()
+        )
+        self._summary(console, contract, statement)
+        console.print(
+            "\n[bold]Where to look next[/]\n"
+            "  make serve, then http://127.0.0.1:8000/api/docs/ (Swagger UI)\n"
+            f"  customer API key (shown once): {result.customer_key}\n"
+            f"  curl -H 'Authorization: Bearer {result.customer_key}' "
+            f"http://127.0.0.1:8000/api/v1/contracts/{contract.code}/statements/"
+            f"{statement.number if statement else 1}\n"
+            "  python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
+        )
+
+    def _summary(self, console: Console, contract, statement: Statement | None) -> None:
+        if statement is None:
+            console.print("No period is due for settlement yet.")
+            return
+        cur = statement.currency
+        by_tier: dict[str, Decimal] = defaultdict(Decimal)
+        by_task: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
+        for line in statement.lines:
+            by_tier[line["tier"]] += Decimal(line["cost_usd"])
+            task = by_task[line["task_type"]]
+            task[0] += line["calls"]
+            task[1] += Decimal(line["cost_usd"])
+            task[2] += Decimal(line["baseline_cost_usd"])
+        tiers = Table(title="Cost per tier")
+        tiers.add_column("tier")
+        tiers.add_column("cost", justify="right")
+        for tier, cost in sorted(by_tier.items()):
+            tiers.add_row(tier, _money(cost))
+        console.print(tiers)
+        tasks = Table(title="Cost per task type, and savings against the baseline model")
+        for column in ("task type", "calls", "cost", "baseline cost", "efficiency"):
+            tasks.add_column(column, justify="left" if column == "task type" else "right")
+        for name, (calls, cost, baseline) in sorted(by_task.items()):
+            tasks.add_row(
+                name,
+                f"{calls:,}",
+                _money(cost),
+                _money(baseline),
+                f"{baseline / cost:.1f}x" if cost else "-",
+            )
+        console.print(tasks)
+        totals = Table(
+            title=f"Statement #{statement.number}: {statement.period_start} "
+            f"to {statement.period_end} (exclusive)"
+        )
+        totals.add_column("figure")
+        totals.add_column("amount", justify="right")
+        rows = [
+            ("calls", f"{statement.calls:,}"),
+            ("AI cost", _money(statement.cost_usd)),
+            ("usage charges", _money(statement.usage_charges, cur)),
+            ("outcome fees", _money(statement.outcome_fees, cur)),
+            ("fixed fee", _money(statement.fixed_fee, cur)),
+            ("charges", _money(statement.charges, cur)),
+            ("value delivered", _money(statement.value, cur)),
+            ("accepted outcomes", f"{statement.accepted_outcomes:,}"),
+            ("ROI", "-" if statement.roi is None else f"{statement.roi:.2%}"),
+            ("guaranteed value", _money(statement.guaranteed_value, cur)),
+            ("shortfall", _money(statement.shortfall, cur)),
+            ("payout owed by the vendor", _money(statement.payout, cur)),
+            ("payout cap remaining", _money(statement.cap_remaining, cur)),
+            ("routing savings vs baseline", _money(statement.savings_usd)),
+            ("efficiency", "-" if statement.efficiency is None else f"{statement.efficiency:.2f}x"),
+            ("input digest", statement.input_digest[:16] + "..."),
+        ]
+        for name, amount in rows:
+            totals.add_row(name, amount)
+        console.print(totals)
