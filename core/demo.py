@@ -102,7 +102,7 @@ def demo_seed(*, tasks: int = 21000, seed: int = 42) -> DemoResult:
             markup=Decimal("0.20"),
             fixed_fee=Decimal("50000"),
             hourly_rate=Decimal("150"),
-            guarantee_multiple=Decimal("2"),
+            guarantee_multiple=Decimal("4"),
             payout_share=Decimal("1"),
             payout_cap=Decimal("10000000"),
             baseline_model="claude-opus-4-1",

@@ -52,5 +52,6 @@ def customer_client(contract):
 
 @pytest.fixture
 def admin_client(db):
-    return client_for(api_key_create(organization=OrganizationFactory(slug="operator"),
-                                     role="admin"))
+    return client_for(
+        api_key_create(organization=OrganizationFactory(slug="operator"), role="admin")
+    )

@@ -104,8 +104,9 @@ class SpendLimitFactory(factory.django.DjangoModelFactory):
 
 def api_key_create(*, organization: Organization, role: str) -> str:
     """A new key for ``organization`` in ``role``; returns the secret."""
-    _, secret = ApiKey.objects.create_key(name=f"{organization.slug}-{role}",
-                                          organization=organization, role=role)
+    _, secret = ApiKey.objects.create_key(
+        name=f"{organization.slug}-{role}", organization=organization, role=role
+    )
     return secret
 
 
