@@ -52,8 +52,9 @@ def test_a_whole_per_million_price_is_written_plainly():
     st.decimals(min_value=0, max_value=100_000, places=10, allow_nan=False, allow_infinity=False)
 )
 def test_per_token_text_round_trips_to_the_same_per_million_price(price):
-    text = json.dumps({"m": {"input_cost_per_token": 0}}).replace("0}", f"{price.scaleb(-6):E}}}")
-    per_token = json.loads(text, parse_float=Decimal)["m"]["input_cost_per_token"]
+    # The per-token figure as JSON number text, in exponent form like LiteLLM's.
+    text = f"{price.scaleb(-6):E}"
+    per_token = json.loads('{"p": ' + text + "}", parse_float=Decimal)["p"]
     assert per_million(per_token) == price
 
 
