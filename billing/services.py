@@ -5,6 +5,7 @@ A contract's terms are validated here, once, for every way in (the REST API,
 the Django admin, management commands), and written in one transaction.
 """
 
+import functools
 import re
 import zoneinfo
 from collections.abc import Sequence
@@ -200,11 +201,17 @@ def contract_terms_check(
     return problems
 
 
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    # The zone list is read from disk (tens of ms); it does not change at run time.
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _check_calendar(
     problems: list[Problem], *, timezone: str, starts_on: date, ends_on: date | None
 ) -> None:
     """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
-    if timezone not in zoneinfo.available_timezones():
+    if timezone not in _iana_zones():
         problems.append(
             Problem("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
         )
