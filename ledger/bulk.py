@@ -46,8 +46,12 @@ def store_new(
         with cursor.cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+        # Insert in external_id order: concurrent batches that overlap then
+        # take their row locks in one order and wait on each other instead
+        # of deadlocking (each would otherwise hold a key the other needs).
         cursor.execute(
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "
+            f"ORDER BY external_id "
             f"ON CONFLICT (contract_id, external_id) DO NOTHING RETURNING external_id"
         )
         result.inserted = {external_id for (external_id,) in cursor.fetchall()}
