@@ -8,6 +8,7 @@ api_v1 = [
     path("", include("billing.urls")),
     path("", include("billing.statement_urls")),
     path("", include("ledger.urls")),
+    path("", include("ledger.otlp_urls")),
     path("", include("ledger.dispute_urls")),
     path("", include("routing.urls")),
 ]

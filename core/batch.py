@@ -152,7 +152,7 @@ def _reject_nul(batch: DecodedBatch[R]) -> DecodedBatch[R]:
 def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[R]:
     if ndjson:
         lines = _split_ndjson(body)
-        _check_size(len(lines))
+        check_size(len(lines))
         try:
             return DecodedBatch.of(
                 msgspec.json.decode(b"[" + b",".join(lines) + b"]", type=list[record_type])
@@ -169,7 +169,7 @@ def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[
             return _decode_slowly(raws, record_type)
     try:
         decoded = msgspec.json.decode(body, type=_Envelope[record_type])
-        _check_size(len(decoded.records))
+        check_size(len(decoded.records))
         return DecodedBatch.of(decoded.records)
     except msgspec.ValidationError:
         pass
@@ -178,11 +178,11 @@ def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[
     envelope = msgspec.json.decode(body)
     if not isinstance(envelope, dict) or not isinstance(envelope.get("records"), list):
         raise InvalidInput('the body must be {"records": [...]}', code="malformed")
-    _check_size(len(envelope["records"]))
+    check_size(len(envelope["records"]))
     return _decode_slowly(envelope["records"], record_type)
 
 
-def _check_size(count: int) -> None:
+def check_size(count: int) -> None:
     if count > MAX_RECORDS:
         raise BatchTooLarge(
             f"a batch holds at most {MAX_RECORDS} records; this one has {count}",
