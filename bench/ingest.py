@@ -9,6 +9,7 @@ docs/BENCHMARKS.md says what it prints and what it measured here.
 
 import argparse
 import multiprocessing
+import os
 import random
 import threading
 import time
@@ -462,7 +463,8 @@ def main() -> None:
         (pg_version,) = conn.execute("SHOW server_version").fetchone()
         setup = (
             f"{args.calls:,} calls in batches of {BATCH_SIZE:,}, {args.workers} gunicorn "
-            f"workers, {clients} clients, {common.cores()} cores, PostgreSQL {pg_version}"
+            f"workers, {clients} clients, {common.cores()} cores, PostgreSQL {pg_version}, "
+            f"load average before: {os.getloadavg()[0]:.2f}"
         )
         with console.status(f"posting {args.calls:,} calls twice"):
             figures, rss, problems = post_all(
