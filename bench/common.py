@@ -161,8 +161,8 @@ class Gunicorn:
             if self._process.poll() is not None:
                 break
             try:
-                up = requests.get(f"{self.url}/healthz", timeout=1).status_code == 200
-            except requests.ConnectionError:
+                up = requests.get(f"{self.url}/healthz", timeout=5).status_code == 200
+            except requests.RequestException:
                 up = False
             if up and len(self.pids()) == self.workers + 1:
                 return
