@@ -1,6 +1,8 @@
 """Wire shapes of the catalog and the price book (API.md "Catalog",
 "Administration"). Amounts travel as strings, USD per million tokens."""
 
+from decimal import Decimal
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
@@ -73,7 +75,7 @@ class PriceInSerializer(serializers.Serializer):
     cache_read = _optional_amount()
     cache_write = _optional_amount()
     cache_write_1h = _optional_amount()
-    per_request = _amount(required=False, default=0)
+    per_request = _amount(required=False, default=Decimal(0))
     long_context_threshold = serializers.IntegerField(required=False, allow_null=True, default=None)
     long_context = LongContextInSerializer(required=False, allow_null=True, default=None)
 

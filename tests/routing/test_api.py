@@ -213,3 +213,16 @@ def test_the_schema_documents_the_catalog_operations(admin_client):
         "model_prices_list",
         "model_prices_create",
     }
+
+
+def test_a_price_with_only_the_required_fields_takes_the_defaults(admin_client, light_model):
+    body = {"effective_from": "2026-01-01T00:00:00+05:30", "input": "0.10", "output": "0.40"}
+    response = admin_client.post("/api/v1/models/gpt-4o-mini/prices", body, format="json")
+    assert response.status_code == 201, response.content
+    row = response.json()
+    assert (row["service_tier"], row["per_request"], row["cache_read"]) == (
+        "standard",
+        "0.0000000000",
+        None,
+    )
+    assert row["effective_from"] == "2025-12-31T18:30:00Z"
