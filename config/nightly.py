@@ -10,12 +10,14 @@ from django.utils import timezone
 
 from billing.tasks import settlements_run
 from ledger.tasks import rollups_refresh
+from routing.tasks import policies_learn
 
 # Each step is a Celery task taking the ISO time the run acts as of (or
 # nothing); add a step here and both beat and the command run it.
 STEPS = [
     (rollups_refresh, False),
     (settlements_run, True),
+    (policies_learn, True),
 ]
 
 

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("ledger.otlp_urls")),
     path("", include("ledger.dispute_urls")),
     path("", include("routing.urls")),
+    path("", include("routing.policy_urls")),
 ]
 
 urlpatterns = [

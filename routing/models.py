@@ -4,6 +4,7 @@ Prices are USD per million tokens (``per_request_usd`` is USD per call).
 """
 
 from django.db import models
+from django.db.models.functions import Now
 
 PRICE = {"max_digits": 20, "decimal_places": 10}
 
@@ -94,3 +95,46 @@ class Price(models.Model):
 
     def __str__(self) -> str:
         return f"{self.llm_model} {self.service_tier} from {self.effective_from:%Y-%m-%d %H:%M}"
+
+
+class PolicyVersion(models.Model):
+    """One nightly run's routing policy for a contract (DESIGN.md "Routing
+    feedback"): per task type, the weights and the inputs that explain them.
+
+    ``task_types`` maps a task type to {"weights": {model: "0.6100000000"},
+    "inputs": {...}}; ``default`` holds the cold-start entry served for a task
+    type with no data in the window. Weights are decimal strings summing to
+    exactly 1 (docs/ROUTING.md). ``version`` counts 1, 2, 3... per contract.
+    """
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    version = models.PositiveIntegerField()
+    # The run acted as if the clock read as_of; the window is [start, end).
+    as_of = models.DateTimeField()
+    window_start = models.DateTimeField()
+    window_end = models.DateTimeField()
+    parameters = models.JSONField(help_text="window_days, min_tasks, tolerance, epsilon")
+    task_types = models.JSONField(default=dict)
+    default = models.JSONField(default=dict)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["contract", "-version"]
+        verbose_name = "routing policy version"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "version"], name="policy_version_unique_per_contract"
+            ),
+            # A second nightly run for the same instant finds the first's
+            # version instead of writing another (routing.tasks is retried).
+            models.UniqueConstraint(
+                fields=["contract", "as_of"], name="policy_version_once_per_as_of"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(version__gte=1, window_start__lte=models.F("window_end")),
+                name="policy_version_sane",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} v{self.version} (as of {self.as_of:%Y-%m-%d %H:%M})"

@@ -1,0 +1,113 @@
+"""Thin views of routing policies (API.md "Routing"): the current version,
+route decisions and the comparison of versions by realized figures."""
+
+from datetime import UTC, datetime
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.selectors import contract_get
+from core.api import keyset_page, time_range
+from core.errors import InvalidInput
+from routing.policy_selectors import (
+    policy_current,
+    policy_version_list,
+    policy_versions_compare,
+    route_decide,
+)
+
+# Without ?from= and ?to=, every call that recorded a version counts.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+class PolicySerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    as_of = serializers.DateTimeField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    parameters = serializers.JSONField()
+    task_types = serializers.JSONField()
+    default = serializers.JSONField()
+
+
+class PolicyView(APIView):
+    @extend_schema(
+        operation_id="routing_policy",
+        parameters=[OpenApiParameter("task_type", str)],
+        responses=PolicySerializer,
+        summary="The current routing policy version (one task type with ?task_type=)",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        policy = policy_current(contract=contract)
+        data = PolicySerializer(policy).data
+        task_type = request.query_params.get("task_type")
+        if task_type:
+            # The weights a route request for it would use (docs/ROUTING.md).
+            data["task_types"] = {task_type: policy.task_types.get(task_type, policy.default)}
+        return Response(data)
+
+
+class RouteRequestSerializer(serializers.Serializer):
+    task_type = serializers.CharField(max_length=100)
+    key = serializers.CharField(max_length=1000)
+
+
+class RouteView(APIView):
+    @extend_schema(
+        operation_id="routing_route",
+        request=RouteRequestSerializer,
+        responses=inline_serializer(
+            "RouteDecision",
+            {"model": serializers.CharField(), "policy_version": serializers.IntegerField()},
+        ),
+        summary="The model for one request: the same key and version give the same model",
+    )
+    def post(self, request: Request, code: str) -> Response:
+        given = RouteRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        model, version = route_decide(principal=request.auth, code=code, **given.validated_data)
+        return Response({"model": model, "policy_version": version})
+
+
+class VersionComparisonSerializer(serializers.Serializer):
+    version = serializers.IntegerField()
+    as_of = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+    tasks = serializers.IntegerField()
+    successes = serializers.IntegerField()
+    success_rate = serializers.CharField(allow_null=True)
+    cost_usd = serializers.CharField()
+    attributed_value = serializers.CharField()
+    value_per_dollar = serializers.CharField(allow_null=True)
+
+
+class VersionsView(APIView):
+    @extend_schema(
+        operation_id="routing_versions",
+        parameters=[
+            OpenApiParameter("from", str),
+            OpenApiParameter("to", str),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("cursor", str),
+        ],
+        responses=VersionComparisonSerializer(many=True),
+        summary="Policy versions compared by the realized figures of the calls they routed",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        start, end = time_range(request)
+        start, end = start or EARLIEST, end or LATEST
+        if start > end:
+            raise InvalidInput("'from' must not be after 'to'")
+        policies, next_url = keyset_page(
+            request, policy_version_list(contract=contract), time_field="created_at"
+        )
+        rows = policy_versions_compare(contract=contract, policies=policies, start=start, end=end)
+        data = VersionComparisonSerializer(rows, many=True).data
+        return Response({"results": data, "next": next_url})

@@ -1,0 +1,193 @@
+"""Reads of routing policies: realized figures per model or per policy
+version, the current version, and route decisions (DESIGN.md "Routing
+feedback"). Every query filters by contract (DESIGN.md "Scale")."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import OuterRef, Subquery
+
+from billing.auth import Principal
+from billing.models import Contract
+from billing.selectors import contract_list
+from core.errors import NotFound
+from core.money import amount_str
+from routing.decisions import RouteTable, route
+from routing.models import PolicyVersion
+
+# DESIGN.md "Routing feedback", all in SQL (calls are never loaded into
+# Python): cost per (group, task_ref), then per task_ref its total cost and
+# call count and its accepted outcomes' value, then each (group, task_ref)
+# gets value x its cost / the task_ref's cost (its share of the calls when
+# the task_ref cost nothing). A task is a distinct task_ref; a success, a
+# task with at least one accepted outcome. Calls without task_ref add cost
+# but no task. Calls and outcomes both count inside [start, end).
+STATS_SQL = """
+WITH per_task AS MATERIALIZED (
+    SELECT {group}, task_ref, sum(cost_usd) AS cost, count(*) AS calls
+      FROM ledger_call
+     WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+       {only}
+     GROUP BY {group}, task_ref
+), per_ref AS (
+    SELECT task_ref, sum(cost) AS cost, sum(calls) AS calls
+      FROM per_task WHERE task_ref IS NOT NULL GROUP BY task_ref
+), accepted AS (
+    SELECT o.task_ref, sum(o.value) AS value
+      FROM ledger_outcome o JOIN per_ref r ON r.task_ref = o.task_ref
+     WHERE o.contract_id = %(contract_id)s AND o.occurred_at >= %(start)s
+       AND o.occurred_at < %(end)s
+       AND ledger_outcome_status(o.contract_id, o.id) = 'accepted'
+     GROUP BY o.task_ref
+)
+SELECT {group_of_t}, count(t.task_ref), count(a.task_ref), sum(t.cost),
+       round(coalesce(sum(CASE WHEN r.cost > 0 THEN a.value * t.cost / r.cost
+                               ELSE a.value * t.calls / r.calls END), 0), 10)
+  FROM per_task t
+  LEFT JOIN per_ref r ON r.task_ref = t.task_ref
+  LEFT JOIN accepted a ON a.task_ref = t.task_ref
+ GROUP BY {group_of_t}
+"""
+
+GROUPINGS = {
+    "task_type_model": ("task_type, llm_model_id", "t.task_type, t.llm_model_id", ""),
+    "policy_version": ("policy_version", "t.policy_version", "AND policy_version IS NOT NULL"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Realized:
+    """What a group of calls achieved (cost in USD, value in the contract
+    currency)."""
+
+    tasks: int
+    successes: int
+    cost_usd: Decimal
+    attributed_value: Decimal
+
+    @property
+    def success_rate(self) -> Decimal | None:
+        return None if self.tasks == 0 else Decimal(self.successes) / Decimal(self.tasks)
+
+    @property
+    def value_per_dollar(self) -> Decimal | None:
+        return None if self.cost_usd == 0 else self.attributed_value / self.cost_usd
+
+
+def realized_stats(
+    *, contract_id: int, start: datetime, end: datetime, grouping: str
+) -> dict[tuple, Realized]:
+    """Realized figures over [start, end), keyed by (task_type, model id) or
+    (policy_version,)."""
+    group, group_of_t, only = GROUPINGS[grouping]
+    query = STATS_SQL.format(group=group, group_of_t=group_of_t, only=only)
+    width = len(group.split(","))
+    with connection.cursor() as cursor:
+        cursor.execute(query, {"contract_id": contract_id, "start": start, "end": end})
+        return {
+            tuple(row[:width]): Realized(row[width], row[width + 1], row[width + 2], row[width + 3])
+            for row in cursor.fetchall()
+        }
+
+
+def _ratio(value: Decimal | None) -> str | None:
+    return None if value is None else amount_str(value)
+
+
+def policy_versions_compare(
+    *, contract: Contract, policies: list[PolicyVersion], start: datetime, end: datetime
+) -> list[dict]:
+    """Each version with what the calls that recorded it achieved."""
+    realized = realized_stats(
+        contract_id=contract.id, start=start, end=end, grouping="policy_version"
+    )
+    rows = []
+    for policy in policies:
+        stats = realized.get((policy.version,))
+        rows.append(
+            {
+                "version": policy.version,
+                "as_of": policy.as_of,
+                "created_at": policy.created_at,
+                "tasks": 0 if stats is None else stats.tasks,
+                "successes": 0 if stats is None else stats.successes,
+                "success_rate": None if stats is None else _ratio(stats.success_rate),
+                "cost_usd": amount_str(0 if stats is None else stats.cost_usd),
+                "attributed_value": amount_str(0 if stats is None else stats.attributed_value),
+                "value_per_dollar": None if stats is None else _ratio(stats.value_per_dollar),
+            }
+        )
+    return rows
+
+
+def policy_current(*, contract: Contract) -> PolicyVersion:
+    policy = PolicyVersion.objects.filter(contract=contract).order_by("-version").first()
+    if policy is None:
+        raise NotFound(
+            f"contract '{contract.code}' has no routing policy yet; the nightly run publishes one",
+            code="no_policy",
+        )
+    return policy
+
+
+def policy_version_list(*, contract: Contract):
+    return PolicyVersion.objects.filter(contract=contract)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    policy_id: int
+    version: int
+    tables: dict[str, RouteTable]
+    default: RouteTable | None
+
+
+def _compile(policy: PolicyVersion) -> _Compiled:
+    def table(entry: dict) -> RouteTable | None:
+        weights = {model: Decimal(w) for model, w in entry.get("weights", {}).items()}
+        return RouteTable.of(weights) if weights else None
+
+    tables = {tt: table(entry) for tt, entry in policy.task_types.items()}
+    return _Compiled(policy.id, policy.version, tables, table(policy.default))
+
+
+# The current version of each contract, compiled, in this process. Every
+# route request asks the database for the contract's latest version id (the
+# same query that checks the caller's reach), so a new version is served from
+# the next request on; only a changed id reloads and recompiles the weights.
+# Threads of one worker may race to fill it; both store the same thing.
+_compiled: dict[int, _Compiled] = {}
+
+
+def route_decide(*, principal: Principal, code: str, task_type: str, key: str) -> tuple[str, int]:
+    """(model, policy version) for a request; a task type the version has no
+    weights for gets the version's cold-start weights (docs/ROUTING.md)."""
+    latest = PolicyVersion.objects.filter(contract_id=OuterRef("id")).order_by("-version")
+    found = (
+        contract_list(principal=principal)
+        .filter(code=code)
+        .values_list("id", Subquery(latest.values("id")[:1]))
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"no contract '{code}'")
+    contract_id, policy_id = found
+    if policy_id is None:
+        raise NotFound(
+            f"contract '{code}' has no routing policy yet; the nightly run publishes one",
+            code="no_policy",
+        )
+    compiled = _compiled.get(contract_id)
+    if compiled is None or compiled.policy_id != policy_id:
+        compiled = _compile(PolicyVersion.objects.get(id=policy_id))
+        _compiled[contract_id] = compiled
+    table = compiled.tables.get(task_type) or compiled.default
+    if table is None:
+        raise NotFound(
+            f"policy version {compiled.version} has no model to route to (no priced candidate "
+            "and no baseline model)",
+            code="no_route",
+        )
+    return route(table, key), compiled.version
