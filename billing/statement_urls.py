@@ -1,5 +1,6 @@
 from django.urls import path
 
+from billing import roi_api
 from billing import statements_api as api
 
 urlpatterns = [
@@ -14,4 +15,5 @@ urlpatterns = [
         api.StatementDigestInputView.as_view(),
         name="statement-digest-input",
     ),
+    path("contracts/<slug:code>/roi", roi_api.RoiView.as_view(), name="roi"),
 ]
