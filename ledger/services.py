@@ -2,6 +2,7 @@
 "Outcome", "Ingestion rules")."""
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date
@@ -138,8 +139,18 @@ def _cost(price: PriceRow, record: CallIn) -> Decimal:
     )
 
 
-def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestReport:
-    """Cost and store a batch of calls; every record is judged on its own."""
+def calls_ingest(
+    *,
+    contract: Contract,
+    batch: DecodedBatch[CallIn],
+    on_stored: Callable[[dict[date, Decimal]], None] | None = None,
+) -> IngestReport:
+    """Cost and store a batch of calls; every record is judged on its own.
+
+    ``on_stored`` is called inside the ingestion transaction, right after the
+    rows are stored, with the charges of the calls inserted, per local day:
+    a layer above (billing's spend limits) meters them without the ledger
+    importing it."""
     book = price_book_load(
         names={record.model for _, record in batch.records},
         baseline_model_id=contract.baseline_model_id,
@@ -245,7 +256,12 @@ def calls_ingest(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestRe
         return _Prepared(row, fingerprint, record.occurred_at.astimezone(tz).date())
 
     return _ingest(
-        contract=contract, batch=batch, table="ledger_call", columns=CALL_COLUMNS, prepare=prepare
+        contract=contract,
+        batch=batch,
+        table="ledger_call",
+        columns=CALL_COLUMNS,
+        prepare=prepare,
+        on_stored=on_stored,
     )
 
 
@@ -331,6 +347,7 @@ def _ingest(
     table: str,
     columns: tuple[str, ...],
     prepare: Callable[[Any, list[FieldError]], _Prepared | None],
+    on_stored: Callable[[dict[date, Decimal]], None] | None = None,
 ) -> IngestReport:
     report = IngestReport(rejected=list(batch.rejected))
     firsts: dict[str, _Prepared] = {}
@@ -357,6 +374,13 @@ def _ingest(
         )
         days = sorted({firsts[e].day for e in stored.inserted})
         DirtyDay.objects.bulk_create(DirtyDay(contract=contract, day=d) for d in days)
+        if on_stored is not None:
+            charge = columns.index("charge")
+            charges_by_day: dict[date, Decimal] = defaultdict(Decimal)
+            with exact_context():
+                for external_id in stored.inserted:
+                    charges_by_day[firsts[external_id].day] += firsts[external_id].row[charge]
+            on_stored(dict(charges_by_day))
     report.accepted = len(stored.inserted)
     report.duplicates = len(stored.duplicates)
     report.rejected += [_conflict(first_index[e], e, "already exists") for e in stored.conflicts]
