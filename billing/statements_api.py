@@ -1,17 +1,29 @@
-"""Statement reads (API.md "Audit reads": statements, digest-input)."""
+"""Statement reads (API.md "Audit reads": statements, digest-input), as JSON,
+as a printable HTML page with charts, and the list as CSV."""
 
+from datetime import timedelta
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 
-from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from django.contrib.staticfiles import finders
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.utils.safestring import mark_safe
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing import charts
 from billing.models import Statement
 from billing.selectors import contract_get, statement_get, statement_list
 from core.api import keyset_page, page_response
+from core.csv_export import ExportNegotiation, csv_response, export_format
 from core.localtime import local_midnight_utc
 from core.money import minor_unit
 from ledger.selectors import digest_input_lines
@@ -72,22 +84,146 @@ class StatementSerializer(serializers.ModelSerializer):
         return totals
 
 
+# The totals as the page and the CSV show them, in the order of API.md.
+TOTALS = (
+    ("calls", "Calls"),
+    ("cost_usd", "Provider cost"),
+    ("usage_charges", "Usage charges"),
+    ("outcome_fees", "Outcome fees"),
+    ("fixed_fee", "Fixed fee"),
+    ("charges", "Charges"),
+    ("value", "Value (accepted outcomes)"),
+    ("accepted_outcomes", "Accepted outcomes"),
+    ("roi", "ROI, (value - charges) / charges"),
+    ("guaranteed_value", "Guaranteed value"),
+    ("shortfall", "Shortfall"),
+    ("payout", "Payout"),
+    ("cap_remaining", "Cap remaining"),
+    ("baseline_cost_usd", "Baseline cost"),
+    ("savings_usd", "Routing savings"),
+    ("efficiency", "Efficiency, baseline / cost"),
+)
+STATEMENT_CSV_FIELDS = ("number", "kind", "adjusts", "period_start", "period_end", "currency")
+STATEMENT_CSV_TRAILER = ("min_sample", "few_outcomes", "input_digest", "issued_at")
+STATEMENT_CSV_HEADER = [
+    "contract",
+    *STATEMENT_CSV_FIELDS,
+    *(name for name, _ in TOTALS),
+    *STATEMENT_CSV_TRAILER,
+]
+
+
+def _statement_csv_row(contract_code: str, statement: Statement) -> list:
+    """One statement, one row: the JSON fields and totals, same strings."""
+    data = StatementSerializer(statement).data
+    return [
+        contract_code,
+        *(data[name] for name in STATEMENT_CSV_FIELDS),
+        *(data["totals"][name] for name, _ in TOTALS),
+        *(data[name] for name in STATEMENT_CSV_TRAILER),
+    ]
+
+
 class StatementListView(APIView):
-    @extend_schema(operation_id="statements_list", responses=StatementSerializer(many=True))
-    def get(self, request: Request, code: str) -> Response:
+    content_negotiation_class = ExportNegotiation
+
+    @extend_schema(
+        operation_id="statements_list",
+        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+        responses={
+            (200, "application/json"): StatementSerializer(many=True),
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR, description="every statement, one row each, with its totals"
+            ),
+        },
+    )
+    def get(self, request: Request, code: str):
         contract = contract_get(principal=request.auth, code=code)
-        rows, next_url = keyset_page(
-            request, statement_list(contract=contract), time_field="issued_at"
-        )
+        statements = statement_list(contract=contract)
+        if export_format(request, self.content_negotiation_class.formats) == "csv":
+            return csv_response(
+                filename=f"{contract.code}-statements.csv",
+                header=STATEMENT_CSV_HEADER,
+                rows=(
+                    _statement_csv_row(contract.code, statement)
+                    for statement in statements.order_by("number").iterator(chunk_size=2000)
+                ),
+            )
+        rows, next_url = keyset_page(request, statements, time_field="issued_at")
         return page_response(StatementSerializer, rows, next_url)
 
 
+class HtmlNegotiation(ExportNegotiation):
+    formats = ("html",)
+
+
+@cache
+def _stylesheet() -> str:
+    """The page carries its own CSS, so a saved or mailed copy prints the
+    same and nothing is fetched."""
+    return Path(finders.find("billing/statement.css")).read_text(encoding="utf-8")
+
+
+def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
+    """The printable statement (API.md "Audit reads"); also served to staff
+    by the admin. Lines, charts and daily figures show the whole period (as
+    re-settled, for an adjustment); the totals are the statement's own."""
+    contract = statement.contract
+    data = StatementSerializer(statement).data
+    totals = data["totals"]
+    money_unit = {name: statement.currency for name in MONEY_TOTALS} | dict.fromkeys(
+        USD_TOTALS, "USD"
+    )
+    digest_path = reverse(
+        "statement-digest-input", kwargs={"code": contract.code, "number": statement.number}
+    )
+    context = {
+        "statement": statement,
+        "contract": contract,
+        "data": data,
+        "period_last_day": statement.period_end - timedelta(days=1),
+        "totals": [(name, label, totals[name], money_unit.get(name, "")) for name, label in TOTALS],
+        "terms": {
+            name: f"{getattr(contract, name).normalize():f}"
+            for name in ("guarantee_multiple", "payout_share", "payout_cap")
+        },
+        "digest_input_url": request.build_absolute_uri(digest_path),
+        "stylesheet": mark_safe(_stylesheet()),
+        "cost_value_chart": charts.cost_value_chart(
+            daily=statement.daily,
+            period_start=statement.period_start,
+            period_end=statement.period_end,
+            currency=statement.currency,
+        ),
+        "cost_by_tier_chart": charts.cost_by_tier_chart(lines=statement.lines),
+        "savings_chart": charts.savings_chart(savings_by_task_type=statement.savings_by_task_type),
+    }
+    html = render_to_string("billing/statement.html", context, request=request)
+    return HttpResponse(html, content_type="text/html; charset=utf-8")
+
+
 class StatementDetailView(APIView):
-    @extend_schema(operation_id="statements_retrieve", responses=StatementSerializer)
-    def get(self, request: Request, code: str, number: int) -> Response:
+    content_negotiation_class = HtmlNegotiation
+
+    @extend_schema(
+        operation_id="statements_retrieve",
+        parameters=[OpenApiParameter("format", str, enum=["json", "html"])],
+        responses={
+            (200, "application/json"): StatementSerializer,
+            (200, "text/html"): OpenApiResponse(
+                OpenApiTypes.STR, description="a printable page with charts, self-contained"
+            ),
+        },
+    )
+    def get(self, request: Request, code: str, number: int):
         contract = contract_get(principal=request.auth, code=code)
         statement = statement_get(contract=contract, number=number)
-        return Response(StatementSerializer(statement).data)
+        if export_format(request, self.content_negotiation_class.formats) == "html":
+            response = statement_page(request, statement)
+        else:
+            response = Response(StatementSerializer(statement).data)
+        patch_vary_headers(response, ["Accept"])
+        return response
 
 
 class StatementDigestInputView(APIView):
