@@ -5,7 +5,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date
+from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -128,6 +128,25 @@ def _token_errors(record: CallIn) -> list[FieldError]:
     return errors
 
 
+def _time_errors(occurred_at: datetime, tz: tzinfo) -> list[FieldError]:
+    # An offset can push a time at the edge of the calendar (year 1 or 9999)
+    # out of Python's range in UTC or in the contract's zone; such a record
+    # is rejected on its own instead of failing the whole batch.
+    try:
+        occurred_at.astimezone(UTC)
+        occurred_at.astimezone(tz)
+    except OverflowError:
+        return [
+            FieldError(
+                "occurred_at",
+                "out_of_range",
+                "occurred_at must fall within the years 1 to 9999, in UTC and in the "
+                "contract's time zone",
+            )
+        ]
+    return []
+
+
 def _cost(price: PriceRow, record: CallIn) -> Decimal:
     return call_cost_usd(
         price,
@@ -160,6 +179,7 @@ def calls_ingest(
     tz = contract.tz
 
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
+        errors += _time_errors(record.occurred_at, tz)
         errors += _token_errors(record)
         errors += amount_errors("reported_cost_usd", record.reported_cost_usd)
         model = book.resolve(record.model)
@@ -271,6 +291,7 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
     tz = contract.tz
 
     def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
+        errors += _time_errors(record.occurred_at, tz)
         errors += amount_errors("quantity", record.quantity)
         unit_value = schedules.unit_value(record.kind, record.task_type)
         if unit_value is None:
