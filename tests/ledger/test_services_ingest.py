@@ -196,6 +196,32 @@ def test_text_holding_nul_is_rejected_per_record_and_the_rest_of_the_batch_is_ke
     ]
 
 
+@pytest.mark.parametrize("occurred_at", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_time_whose_utc_instant_falls_off_the_calendar_is_rejected_on_its_own(
+    light_model, ingest_calls, ingest_outcomes, scheduled_contract, occurred_at
+):
+    bad_call = CallRecordFactory(
+        external_id="c-0", occurred_at=occurred_at, reported_cost_usd="0.01"
+    )
+    bad_outcome = OutcomeRecordFactory(external_id="o-0", occurred_at=occurred_at)
+    calls = ingest_calls(scheduled_contract, [bad_call, CallRecordFactory(external_id="c-1")])
+    outcomes = ingest_outcomes(
+        scheduled_contract, [bad_outcome, OutcomeRecordFactory(external_id="o-1")]
+    )
+    assert (calls.accepted, outcomes.accepted) == (1, 1)
+    assert reasons(calls) == [rejection(0, "c-0", ("occurred_at", "out_of_range"))]
+    assert reasons(outcomes) == [rejection(0, "o-0", ("occurred_at", "out_of_range"))]
+
+
+def test_a_time_off_the_calendar_in_the_contracts_zone_only_is_rejected(light_model, ingest_calls):
+    """23:30 UTC on 9999-12-31 is already year 10000 in Pacific/Kiritimati (+14)."""
+    contract = ContractFactory(timezone="Pacific/Kiritimati")
+    report = ingest_calls(
+        contract, [CallRecordFactory(external_id="c-0", occurred_at="9999-12-31T23:30:00Z")]
+    )
+    assert reasons(report) == [rejection(0, "c-0", ("occurred_at", "out_of_range"))]
+
+
 def test_a_reported_cost_with_exactly_ten_decimal_places_is_kept_exactly(
     light_model, ingest_one_call
 ):
