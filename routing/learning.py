@@ -18,11 +18,10 @@ from django.db import connection, transaction
 from billing.models import Contract
 from core.money import AMOUNT_QUANTUM, amount_str, exact_context
 from routing.models import LlmModel, PolicyVersion, ServiceTier
-from routing.policy_selectors import Realized, realized_stats
+from routing.policy_selectors import NOTHING, Realized, realized_stats
 from routing.selectors import price_book_load
 
 POLICY_LOCK = 0x9017
-NOTHING = Realized(0, 0, Decimal(0), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,9 @@ class Realized:
         return None if self.cost_usd == 0 else self.attributed_value / self.cost_usd
 
 
+NOTHING = Realized(0, 0, Decimal(0), Decimal(0))
+
+
 def realized_stats(
     *, contract_id: int, start: datetime, end: datetime, grouping: str
 ) -> dict[tuple, Realized]:
@@ -105,18 +108,18 @@ def policy_versions_compare(
     )
     rows = []
     for policy in policies:
-        stats = realized.get((policy.version,))
+        stats = realized.get((policy.version,), NOTHING)
         rows.append(
             {
                 "version": policy.version,
                 "as_of": policy.as_of,
                 "created_at": policy.created_at,
-                "tasks": 0 if stats is None else stats.tasks,
-                "successes": 0 if stats is None else stats.successes,
-                "success_rate": None if stats is None else _ratio(stats.success_rate),
-                "cost_usd": amount_str(0 if stats is None else stats.cost_usd),
-                "attributed_value": amount_str(0 if stats is None else stats.attributed_value),
-                "value_per_dollar": None if stats is None else _ratio(stats.value_per_dollar),
+                "tasks": stats.tasks,
+                "successes": stats.successes,
+                "success_rate": _ratio(stats.success_rate),
+                "cost_usd": amount_str(stats.cost_usd),
+                "attributed_value": amount_str(stats.attributed_value),
+                "value_per_dollar": _ratio(stats.value_per_dollar),
             }
         )
     return rows

@@ -21,7 +21,9 @@ def priced_model(name: str, tier: str, input_usd: str = "1", output_usd: str = "
     return model
 
 
-def calls_add(contract, calls: list[tuple[str, str, str, str]], at=DAY_BEFORE) -> None:
+def calls_add(
+    contract, calls: list[tuple[str, str, str, str]], at=DAY_BEFORE, policy_version=None
+) -> None:
     """``calls``: (task_type, task_ref, model, cost in USD) each, costed as
     reported so that the figures are exact."""
     records = [
@@ -34,6 +36,7 @@ def calls_add(contract, calls: list[tuple[str, str, str, str]], at=DAY_BEFORE) -
             input_tokens=100,
             output_tokens=10,
             reported_cost_usd=Decimal(cost),
+            policy_version=policy_version,
         )
         for task_type, task_ref, model, cost in calls
     ]
