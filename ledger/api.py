@@ -2,20 +2,41 @@
 "Audit reads")."""
 
 import msgspec
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.db.models import CharField, Value
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.metering import calls_record
 from billing.selectors import contract_get, contract_get_for_ingest
 from core.api import keyset_page, page_response, time_range
 from core.batch import MAX_RECORDS, decode_batch
+from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import DomainError
 from ledger import selectors, services
 from ledger.records import CallIn, OutcomeIn
 from ledger.serializers import CallSerializer, IngestReportSerializer, OutcomeSerializer
 
 NDJSON = "application/x-ndjson"
+
+# ?format=csv: the JSON fields, each a column (the outcome's events aside).
+CALL_CSV_COLUMNS = {name: name for name in CallSerializer.Meta.fields} | {
+    "model": "llm_model__name",
+    "tier": "llm_model__tier",
+}
+OUTCOME_CSV_COLUMNS = {name: name for name in OutcomeSerializer.Meta.fields if name != "events"}
+FORMAT_PARAMETER = OpenApiParameter(
+    "format", str, enum=["json", "csv"], description="csv: every matching row, streamed"
+)
+
+
+def _csv_schema(serializer) -> dict:
+    return {
+        (200, "application/json"): serializer,
+        (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="every matching row"),
+    }
 
 
 class UnsupportedMediaType(DomainError):
@@ -51,6 +72,8 @@ def _decode(request: Request, record_type):
 
 
 class CallIngestView(APIView):
+    content_negotiation_class = ExportNegotiation
+
     @extend_schema(
         operation_id="calls_ingest",
         request=_batch_schema(CallIn),
@@ -59,7 +82,7 @@ class CallIngestView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         contract = contract_get_for_ingest(principal=request.auth, code=code)
-        report = services.calls_ingest(contract=contract, batch=_decode(request, CallIn))
+        report = calls_record(contract=contract, batch=_decode(request, CallIn))
         return Response(report.as_dict())
 
     @extend_schema(
@@ -72,8 +95,9 @@ class CallIngestView(APIView):
             OpenApiParameter("task_ref", str),
             OpenApiParameter("limit", int),
             OpenApiParameter("cursor", str),
+            FORMAT_PARAMETER,
         ],
-        responses=CallSerializer(many=True),
+        responses=_csv_schema(CallSerializer(many=True)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
@@ -89,11 +113,22 @@ class CallIngestView(APIView):
                 task_ref=params.get("task_ref"),
             ),
         )
+        if export_format(request, self.content_negotiation_class.formats) == "csv":
+            calls = calls.annotate(currency=Value(contract.currency, output_field=CharField()))
+            return csv_response(
+                filename=f"{contract.code}-calls.csv",
+                header=list(CALL_CSV_COLUMNS),
+                rows=queryset_rows(
+                    calls.order_by("occurred_at", "id"), list(CALL_CSV_COLUMNS.values())
+                ),
+            )
         rows, next_url = keyset_page(request, calls)
         return page_response(CallSerializer, rows, next_url, contract=contract)
 
 
 class OutcomeIngestView(APIView):
+    content_negotiation_class = ExportNegotiation
+
     @extend_schema(
         operation_id="outcomes_ingest",
         request=_batch_schema(OutcomeIn),
@@ -115,8 +150,9 @@ class OutcomeIngestView(APIView):
             OpenApiParameter("task_ref", str),
             OpenApiParameter("limit", int),
             OpenApiParameter("cursor", str),
+            FORMAT_PARAMETER,
         ],
-        responses=OutcomeSerializer(many=True),
+        responses=_csv_schema(OutcomeSerializer(many=True)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
@@ -132,6 +168,15 @@ class OutcomeIngestView(APIView):
                 task_ref=params.get("task_ref"),
             ),
         )
+        if export_format(request, self.content_negotiation_class.formats) == "csv":
+            return csv_response(
+                filename=f"{contract.code}-outcomes.csv",
+                header=list(OUTCOME_CSV_COLUMNS),
+                rows=queryset_rows(
+                    outcomes.prefetch_related(None).order_by("occurred_at", "id"),
+                    list(OUTCOME_CSV_COLUMNS.values()),
+                ),
+            )
         rows, next_url = keyset_page(request, outcomes)
         return page_response(OutcomeSerializer, rows, next_url)
 
