@@ -1,8 +1,6 @@
 """Thin views of routing policies (API.md "Routing"): the current version,
 route decisions and the comparison of versions by realized figures."""
 
-from datetime import UTC, datetime
-
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -13,15 +11,13 @@ from billing.selectors import contract_get
 from core.api import keyset_page, time_range
 from core.errors import InvalidInput
 from routing.policy_selectors import (
+    EARLIEST,
+    LATEST,
     policy_current,
     policy_version_list,
     policy_versions_compare,
     route_decide,
 )
-
-# Without ?from= and ?to=, every call that recorded a version counts.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class PolicySerializer(serializers.Serializer):

@@ -3,7 +3,7 @@ version, the current version, and route decisions (DESIGN.md "Routing
 feedback"). Every query filters by contract (DESIGN.md "Scale")."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection
@@ -76,6 +76,9 @@ class Realized:
         return None if self.cost_usd == 0 else self.attributed_value / self.cost_usd
 
 
+# Without ?from= and ?to=, every call that recorded a version counts.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 NOTHING = Realized(0, 0, Decimal(0), Decimal(0))
 
 

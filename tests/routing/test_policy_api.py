@@ -4,6 +4,7 @@
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 
 from routing.learning import policy_learn_for_contract
 from tests.conftest import client_for
@@ -150,3 +151,15 @@ def test_the_customer_of_another_contract_gets_404(learned):
     client = client_for(api_key_create(organization=other_customer, role="customer"))
 
     assert client.get(POLICY).status_code == 404
+
+
+def test_the_admin_compares_versions_by_realized_figures(client, learned, contract):
+    client.force_login(User.objects.create_superuser("root", "root@example.com", "pw"))
+    calls_add(contract, [("review", "v1a", "gpt-4o-mini", "4")], policy_version=1)
+    outcomes_add(contract, ["v1a"], "review")
+
+    listing = client.get("/admin/routing/policyversion/").content.decode()
+    detail = client.get(f"/admin/routing/policyversion/{learned.id}/change/")
+
+    assert ("1.0000" in listing, "10.00" in listing, "4.00" in listing) == (True, True, True)
+    assert "gpt-4o-mini 1.0000000000" in detail.content.decode()
