@@ -97,13 +97,14 @@ def batch_sizes(calls: int) -> list[int]:
 class Seeded:
     contract_id: int
     code: str
+    warmup_code: str
     token: str
 
 
 def seed() -> Seeded:
     """A vendor and a customer, a vendor key, a priced catalog (two price
     rows for some models, so the price book's date lookup is exercised) and
-    a contract with a markup."""
+    a contract with a markup; a second contract takes the warm-up batches."""
     from billing.models import ApiKey, Contract, Organization
     from routing.models import LlmModel, ModelAlias, Price
 
@@ -140,15 +141,18 @@ def seed() -> Seeded:
     for alias, name in WIRE_MODELS:
         if alias != name:
             ModelAlias.objects.get_or_create(alias=alias, llm_model=LlmModel.objects.get(name=name))
-    contract = Contract.objects.create(
-        code=f"bench-{tag}",
-        vendor=vendor,
-        customer=customer,
-        starts_on=MONTH_START.date(),
-        markup=Decimal("0.20"),
-        hourly_rate=Decimal("150"),
+    measured, warmup = (
+        Contract.objects.create(
+            code=f"bench-{tag}{suffix}",
+            vendor=vendor,
+            customer=customer,
+            starts_on=MONTH_START.date(),
+            markup=Decimal("0.20"),
+            hourly_rate=Decimal("150"),
+        )
+        for suffix in ("", "-warmup")
     )
-    return Seeded(contract.id, contract.code, token)
+    return Seeded(measured.id, measured.code, warmup.code, token)
 
 
 # --- the clients --------------------------------------------------------------
@@ -156,7 +160,9 @@ def seed() -> Seeded:
 
 @dataclass(frozen=True)
 class ClientPlan:
+    number: int
     url: str
+    warmup_url: str
     token: str
     batches: list[tuple[int, int]]  # (batch index, records)
 
@@ -173,34 +179,61 @@ def _expected(phase: str, size: int) -> dict:
     return {"accepted": 0, "duplicates": size, "rejected": []}
 
 
+def _post_checked(
+    session: requests.Session, url: str, body: bytes, *, label: str, expected: dict, problems: list
+) -> float | None:
+    """Post one batch; the latency in seconds, or None when it got no answer."""
+    started = time.monotonic()
+    try:
+        response = session.post(url, data=body, timeout=300)
+        answer = orjson.loads(response.content)
+    except (requests.RequestException, orjson.JSONDecodeError) as exc:
+        problems.append(f"{label}: {exc}")
+        return None
+    latency_s = time.monotonic() - started
+    if response.status_code != 200 or answer != expected:
+        problems.append(
+            f"{label}: HTTP {response.status_code}, {str(answer)[:300]} (expected {expected})"
+        )
+    return latency_s
+
+
 def client_run(plan: ClientPlan, barrier, progress, results) -> None:
-    """Encode this client's batches, then post them once per phase when the
-    parent says go; every answer is checked against what it must say."""
+    """Encode this client's batches and warm the server up, then post the
+    batches once per phase when the parent says go; every answer is checked
+    against what it must say."""
     bodies = [(index, size, batch_body(index, size)) for index, size in plan.batches]
     session = requests.Session()
     session.headers.update(
         {"Authorization": f"Bearer {plan.token}", "Content-Type": "application/json"}
     )
     result = ClientResult()
+    # Every client posts one full batch at once, so every worker has served
+    # a request (imported its URL conf, opened its database connection)
+    # before the clock starts.
+    _post_checked(
+        session,
+        plan.warmup_url,
+        batch_body(-1 - plan.number, BATCH_SIZE),
+        label=f"warm-up batch of client {plan.number}",
+        expected=_expected("fresh", BATCH_SIZE),
+        problems=result.problems,
+    )
     barrier.wait(BARRIER_TIMEOUT_S)
     for phase in PHASES:
         latencies = result.latencies_s.setdefault(phase, [])
         barrier.wait(BARRIER_TIMEOUT_S)
         for index, size, body in bodies:
-            started = time.monotonic()
-            try:
-                response = session.post(plan.url, data=body, timeout=300)
-                answer = orjson.loads(response.content)
-            except (requests.RequestException, orjson.JSONDecodeError) as exc:
-                result.problems.append(f"{phase} batch {index}: {exc}")
-                continue
-            latencies.append(time.monotonic() - started)
-            expected = _expected(phase, size)
-            if response.status_code != 200 or answer != expected:
-                result.problems.append(
-                    f"{phase} batch {index}: HTTP {response.status_code}, "
-                    f"{str(answer)[:300]} (expected {expected})"
-                )
+            latency_s = _post_checked(
+                session,
+                plan.url,
+                body,
+                label=f"{phase} batch {index}",
+                expected=_expected(phase, size),
+                problems=result.problems,
+            )
+            if latency_s is not None:
+                latencies.append(latency_s)
             with progress.get_lock():
                 progress.value += size
         barrier.wait(BARRIER_TIMEOUT_S)
@@ -261,7 +294,7 @@ def post_all(
     *, server: common.Gunicorn, seeded: Seeded, calls: int, clients: int, conn: psycopg.Connection
 ) -> tuple[dict[str, PhaseFigures], common.RssSampler, list[str]]:
     sizes = batch_sizes(calls)
-    url = f"{server.url}/api/v1/contracts/{seeded.code}/calls"
+    url = f"{server.url}/api/v1/contracts/{{}}/calls"
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(clients + 1)
     progress = context.Value("q", 0)
@@ -270,7 +303,13 @@ def post_all(
         context.Process(
             target=client_run,
             args=(
-                ClientPlan(url, seeded.token, list(enumerate(sizes))[number::clients]),
+                ClientPlan(
+                    number,
+                    url.format(seeded.code),
+                    url.format(seeded.warmup_code),
+                    seeded.token,
+                    list(enumerate(sizes))[number::clients],
+                ),
                 barrier,
                 progress,
                 results,
