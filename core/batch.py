@@ -64,12 +64,15 @@ _MSGSPEC_PATH = re.compile(r" - at `\$[^`]*`$")
 
 
 def _error_code(message: str) -> str:
+    # Length first: "Expected `str` of length >= 1" is a length, not a range.
     if "timezone component" in message:
         return "naive_datetime"
-    if message.startswith("Expected") and ">=" in message:
-        return "out_of_range"
     if message.startswith("Expected") and "length" in message:
         return "invalid_length"
+    if message.startswith("Expected") and ("<=" in message or ">=" in message):
+        return "out_of_range"
+    if message.startswith("Expected") and "matching regex" in message:
+        return "invalid_format"
     if message.startswith("Expected"):
         return "invalid_type"
     return "invalid"
