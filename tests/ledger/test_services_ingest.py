@@ -151,6 +151,10 @@ def test_token_buckets_exactly_at_their_limits_are_accepted(light_model, ingest_
         ({"occurred_at": "2026-11-03T09:15:00"}, "occurred_at", "naive_datetime"),
         ({"input_tokens": -1}, "input_tokens", "out_of_range"),
         ({"cache_read_tokens": -5}, "cache_read_tokens", "out_of_range"),
+        ({"output_tokens": 10**15 + 1}, "output_tokens", "out_of_range"),
+        ({"latency_ms": 2**31}, "latency_ms", "out_of_range"),
+        ({"task_type": ""}, "task_type", "invalid_length"),
+        ({"task_type": "t" * 101}, "task_type", "invalid_length"),
         ({"input_tokens": "12"}, "input_tokens", "invalid_type"),
         ({"colour": "blue"}, "colour", "unknown_field"),
         ({"service_tier": "economy"}, "service_tier", "invalid"),
@@ -164,6 +168,15 @@ def test_a_bad_call_field_is_rejected_with_its_code(light_model, ingest_calls, c
     report = ingest_calls(contract, [{**CallRecordFactory(external_id="c-1"), **change}])
     assert reasons(report) == [rejection(0, "c-1", (field, code))]
     assert not Call.objects.filter(contract=contract).exists()
+
+
+@pytest.mark.parametrize(
+    ("external_id", "code"),
+    [("", "invalid_length"), ("x" * 201, "invalid_length"), ("a\tb", "invalid_format")],
+)
+def test_a_bad_external_id_is_rejected_with_its_code(light_model, ingest_calls, external_id, code):
+    report = ingest_calls(ContractFactory(), [CallRecordFactory(external_id=external_id)])
+    assert reasons(report) == [rejection(0, external_id, ("external_id", code))]
 
 
 def test_a_missing_required_field_is_rejected_as_required(light_model, ingest_calls):
