@@ -354,3 +354,24 @@ def test_headless_chromium_renders_the_charts_offline_and_saves_a_screenshot(cus
     assert shown_totals(dom)["payout"] == "50.00"
     (REPO / "out").mkdir(exist_ok=True)
     shutil.copyfile(screenshot, REPO / "out" / "statement.png")
+
+
+def test_admin_lists_statements_read_only_and_serves_the_page(client, admin_user, november):
+    assert client.login(username=admin_user.username, password="password")
+    statement_id = november.statements.get(number=1).pk
+
+    listing = client.get("/admin/billing/statement/")
+    page = client.get(f"/admin/billing/statement/{statement_id}/page/")
+
+    assert listing.status_code == 200
+    assert f'href="/admin/billing/statement/{statement_id}/page/"' in listing.content.decode()
+    assert client.get("/admin/billing/statement/add/").status_code == 403
+    assert client.get(f"/admin/billing/statement/{statement_id}/change/").status_code == 200
+    assert page.status_code == 200
+    assert shown_totals(page.content.decode())["payout"] == "50.00"
+
+
+def test_admin_page_of_a_missing_statement_is_404(client, admin_user, november):
+    assert client.login(username=admin_user.username, password="password")
+
+    assert client.get("/admin/billing/statement/999999/page/").status_code == 404
