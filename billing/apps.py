@@ -8,4 +8,4 @@ class BillingConfig(AppConfig):
     def ready(self) -> None:
         # Admin pages of the upper-layer modules live beside them, out of
         # billing/admin.py; importing them registers them.
-        from billing import admin_statements  # noqa: F401
+        from billing import admin_alerts, admin_statements  # noqa: F401

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing import roi_api
+from billing import alerts_api, roi_api
 from billing import statements_api as api
 
 urlpatterns = [
@@ -16,4 +16,5 @@ urlpatterns = [
         name="statement-digest-input",
     ),
     path("contracts/<slug:code>/roi", roi_api.RoiView.as_view(), name="roi"),
+    path("contracts/<slug:code>/alerts", alerts_api.SpendAlertListView.as_view(), name="alerts"),
 ]

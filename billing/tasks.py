@@ -2,7 +2,7 @@ from datetime import datetime
 
 from celery import shared_task
 
-from billing import settlement
+from billing import alerts, settlement
 
 
 @shared_task(
@@ -35,3 +35,14 @@ def contract_settle(contract_id: int, as_of: str) -> dict:
         "settled": [s.number for s in report.settled],
         "adjusted": [s.number for s in report.adjusted],
     }
+
+
+@shared_task(
+    name="billing.spend_alert_deliver",
+    acks_late=True,
+    autoretry_for=(Exception,),
+    retry_backoff=True,
+    max_retries=8,
+)
+def spend_alert_deliver(alert_id: int) -> None:
+    alerts.spend_alert_deliver(alert_id=alert_id)

@@ -1,0 +1,36 @@
+"""Spend alerts in the Django admin (DESIGN.md "Spend limits and alerts":
+shown in the admin). Read-only: alerts are appended by metering and marked
+delivered by the delivery task, never edited by hand."""
+
+from django.contrib import admin
+
+from billing.models import SpendAlert
+
+
+@admin.register(SpendAlert)
+class SpendAlertAdmin(admin.ModelAdmin):
+    list_display = [
+        "contract",
+        "window",
+        "window_start",
+        "threshold_percent",
+        "limit_amount",
+        "charges",
+        "created_at",
+        "delivered_at",
+        "attempts",
+        "last_error",
+    ]
+    list_filter = ["window", "threshold_percent", "contract"]
+    list_select_related = ["contract"]
+    search_fields = ["contract__code"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

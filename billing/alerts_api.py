@@ -1,0 +1,47 @@
+"""Spend alerts of a contract (DESIGN.md "Spend limits and alerts"): every
+role within reach reads them."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.alerts import spend_alert_list
+from billing.models import SpendAlert
+from billing.selectors import contract_get
+from core.api import keyset_page, page_response
+
+
+class SpendAlertSerializer(serializers.ModelSerializer):
+    limit = serializers.DecimalField(max_digits=30, decimal_places=10, source="limit_amount")
+    currency = serializers.CharField(source="contract.currency")
+
+    class Meta:
+        model = SpendAlert
+        fields = [
+            "window",
+            "window_start",
+            "threshold_percent",
+            "limit",
+            "charges",
+            "currency",
+            "created_at",
+            "delivered_at",
+            "attempts",
+            "last_error",
+        ]
+
+
+class SpendAlertListView(APIView):
+    @extend_schema(
+        operation_id="alerts_list",
+        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        responses=SpendAlertSerializer(many=True),
+        summary="Spend alerts: one per (window, threshold) crossed",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get(principal=request.auth, code=code)
+        alerts = spend_alert_list(contract=contract).select_related("contract")
+        rows, next_url = keyset_page(request, alerts, time_field="created_at")
+        return page_response(SpendAlertSerializer, rows, next_url)
