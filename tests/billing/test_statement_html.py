@@ -37,6 +37,7 @@ from pathlib import Path
 
 import pytest
 
+from billing import charts
 from billing.settlement import contract_settle
 from core.batch import DecodedBatch
 from ledger import services
@@ -375,3 +376,32 @@ def test_admin_page_of_a_missing_statement_is_404(client, admin_user, november):
     assert client.login(username=admin_user.username, password="password")
 
     assert client.get("/admin/billing/statement/999999/page/").status_code == 404
+
+
+def test_a_quarter_is_charted_per_month_with_exact_sums_of_its_days():
+    daily = [
+        {"day": "2026-10-01", "cost_usd": "0", "charges": "0.1000000001", "value": "1.5"},
+        {"day": "2026-10-31", "cost_usd": "0", "charges": "0.2000000002", "value": "2.5"},
+        {"day": "2026-12-31", "cost_usd": "0", "charges": "0.0000000003", "value": "0"},
+    ]
+
+    svg = charts.cost_value_chart(
+        daily=daily, period_start=date(2026, 10, 1), period_end=date(2027, 1, 1), currency="EUR"
+    )
+
+    assert bars(svg, "chart-cost-value") == {
+        ("charges", "2026-10"): "0.3000000003",
+        ("value", "2026-10"): "4.0",
+        ("charges", "2026-11"): "0",
+        ("value", "2026-11"): "0",
+        ("charges", "2026-12"): "0.0000000003",
+        ("value", "2026-12"): "0",
+    }
+    assert "Charges vs value per month (EUR)" in svg
+
+
+def test_a_period_without_figures_draws_no_bars():
+    svg = charts.savings_chart(savings_by_task_type=[])
+
+    assert bars(svg, "chart-savings") == {}
+    assert "Nothing to chart in this period." in svg
