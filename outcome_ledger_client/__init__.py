@@ -1,0 +1,29 @@
+"""Client of the Outcome Ledger API: a LiteLLM callback that records every
+completion as a call, the batching sender behind it, and a router that picks
+models from the ledger's routing weights (docs/LITELLM.md).
+
+Only the standard library is needed; ``OutcomeLedgerLogger`` needs litellm
+(``pip install 'outcome-ledger[litellm]'``) and is imported on first use.
+"""
+
+from outcome_ledger_client.router import LedgerRouter, Route
+from outcome_ledger_client.sender import DeliveryTotals, LedgerSender
+from outcome_ledger_client.usage import TokenBuckets, token_buckets
+
+__all__ = [
+    "DeliveryTotals",
+    "LedgerRouter",
+    "LedgerSender",
+    "OutcomeLedgerLogger",
+    "Route",
+    "TokenBuckets",
+    "token_buckets",
+]
+
+
+def __getattr__(name: str):
+    if name == "OutcomeLedgerLogger":
+        from outcome_ledger_client.litellm_logger import OutcomeLedgerLogger
+
+        return OutcomeLedgerLogger
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
