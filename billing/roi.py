@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import Decimal
 
 from billing.models import Contract
-from billing.settlement import _ratio
 from core.errors import InvalidInput
+from core.money import ratio
 from ledger.roi_selectors import (
     GROUP_BYS,
     TOTAL,
@@ -58,10 +58,10 @@ class RoiFigures:
             charges=charges,
             value=outcomes.value,
             accepted_outcomes=outcomes.accepted_outcomes,
-            roi=_ratio(outcomes.value - charges, charges),
+            roi=ratio(outcomes.value - charges, charges),
             baseline_cost_usd=calls.baseline_cost_usd,
             savings_usd=calls.baseline_cost_usd - calls.cost_usd,
-            efficiency=_ratio(calls.baseline_cost_usd, calls.cost_usd),
+            efficiency=ratio(calls.baseline_cost_usd, calls.cost_usd),
         )
 
 

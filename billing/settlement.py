@@ -11,7 +11,7 @@ max(0, guaranteed_value - value), and so on (docs/SETTLEMENT.md).
 from collections import defaultdict
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -19,21 +19,13 @@ from django.db.models import Sum
 from billing.models import Contract, Statement, StatementKind
 from billing.periods import ContractPeriod, period_of, periods_due
 from core.localtime import local_midnight_utc
-from core.money import exact_context, quantize_amount, round_total
+from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
 from ledger.models import Account, CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
 from ledger.rollups import rolled_up_marks
 from ledger.selectors import input_digest
 
-RATIO_QUANTUM = Decimal("0.0001")
 SETTLEMENT_LOCK = 0x5E77
-
-
-def _ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
-    if denominator == 0:
-        return None
-    with exact_context():
-        return (numerator / denominator).quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +146,7 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
             "cost_usd": _s(cost),
             "baseline_cost_usd": _s(base),
             "savings_usd": _s(base - cost),
-            "efficiency": _str_or_none(_ratio(base, cost)),
+            "efficiency": _str_or_none(ratio(base, cost)),
         }
         for task, (cost, base) in sorted(by_task.items())
     ]
@@ -263,14 +255,14 @@ def figures_compute(
             fixed_fee=fixed,
             charges=charges,
             value=value,
-            roi=_ratio(value - charges, charges),
+            roi=ratio(value - charges, charges),
             guaranteed_value=guaranteed,
             shortfall=shortfall,
             payout=payout,
             cap_remaining=cap_available - payout,
             baseline_cost_usd=baseline,
             savings_usd=baseline - cost,
-            efficiency=_ratio(sums["baseline_cost_usd"], sums["cost_usd"]),
+            efficiency=ratio(sums["baseline_cost_usd"], sums["cost_usd"]),
         )
 
 

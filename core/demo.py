@@ -9,11 +9,12 @@ from decimal import Decimal
 
 from django.db import transaction
 
+from billing.metering import calls_record
 from billing.models import Contract, Organization
 from billing.services import apikey_create, contract_create, organization_create
 from core.batch import DecodedBatch
 from ledger.records import CallIn, OutcomeIn
-from ledger.services import calls_ingest, outcome_status_change, outcomes_ingest
+from ledger.services import outcome_status_change, outcomes_ingest
 from routing.importers import BUNDLED_SOURCE, bundled_rows
 from routing.services import prices_import
 
@@ -116,7 +117,7 @@ def demo_seed(*, tasks: int = 21000, seed: int = 42) -> DemoResult:
     result = DemoResult(contract, seeded=True)
     calls, outcomes = _workload(random.Random(seed), tasks)
     for start in range(0, len(calls), BATCH):
-        report = calls_ingest(
+        report = calls_record(
             contract=contract, batch=DecodedBatch.of(calls[start : start + BATCH])
         )
         result.calls += report.accepted

@@ -9,6 +9,8 @@ from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
 AMOUNT_PLACES = 10
 AMOUNT_QUANTUM = Decimal(1).scaleb(-AMOUNT_PLACES)
+# Ratios (roi, efficiency) are shown to 4 places.
+RATIO_QUANTUM = Decimal("0.0001")
 TOKENS_PER_MILLION = Decimal(1_000_000)
 
 # ISO 4217 minor units for the currencies whose minor unit is not 2.
@@ -55,3 +57,12 @@ def round_total(value: Decimal, currency: str) -> Decimal:
 def amount_str(value: Decimal) -> str:
     """The canonical 10-place text of an amount (the digest uses it)."""
     return f"{quantize_amount(value):f}"
+
+
+def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """numerator / denominator to 4 places (ROUND_HALF_EVEN); None when the
+    denominator is 0 (DESIGN.md: roi is null when charges = 0)."""
+    if denominator == 0:
+        return None
+    with localcontext(prec=60):
+        return (numerator / denominator).quantize(RATIO_QUANTUM, rounding=ROUND_HALF_EVEN)

@@ -10,8 +10,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.metering import calls_record
 from billing.selectors import contract_get_for_ingest
-from ledger import services
 from ledger.api import UnsupportedMediaType
 from ledger.otlp import spans_decode, spans_to_calls
 
@@ -35,7 +35,7 @@ class OtlpTracesView(APIView):
             content_type=content_type,
             content_encoding=request.headers.get("Content-Encoding", ""),
         )
-        report = services.calls_ingest(contract=contract, batch=spans_to_calls(spans))
+        report = calls_record(contract=contract, batch=spans_to_calls(spans))
         rejected = len(report.rejected)
         message = "; ".join(
             f"span {r.external_id}: " + ", ".join(e.message for e in r.errors)
