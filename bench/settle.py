@@ -34,7 +34,7 @@ SELECT %(contract)s, 'call-' || i,
        'task-' || (i / 3), 1000 + i %% 5000, 200 + i %% 800, i %% 1000, 0, 0, 0, 'standard',
        c.cost, c.cost, round(c.cost * 1.2, 10), round(c.cost * 8, 10), true, '{}',
        decode(md5(i::text), 'hex')
-  FROM generate_series(1, %(n)s) AS i,
+  FROM generate_series(1::bigint, %(n)s::bigint) AS i,
        LATERAL (SELECT round((1000 + i %% 5000) * 0.00000015 + (200 + i %% 800) * 0.0000006, 10)
                 AS cost) c
 """
@@ -47,7 +47,7 @@ SELECT %(contract)s, 'outcome-' || i,
        %(start)s::timestamptz + ((i * 104729) %% (%(days)s * 86400)) * interval '1 second',
        'task_completed', (ARRAY['code_review','bug_fix','support','tests'])[1 + i %% 4],
        'task-' || i, 1, 40, 40, 0.99, 0.99, 'vendor', '{}', decode(md5(i::text), 'hex')
-  FROM generate_series(1, %(n)s) AS i
+  FROM generate_series(1::bigint, %(n)s::bigint) AS i
 """
 
 
