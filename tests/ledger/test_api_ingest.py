@@ -95,6 +95,27 @@ def test_a_mixed_batch_keeps_every_good_record_and_reports_each_bad_one(vendor_c
     assert stored_calls(contract) == ["c-0", "c-2", "c-5"]
 
 
+@pytest.mark.parametrize(
+    ("content_type", "join"),
+    [("application/json", '{{"records": [{good}, {bad}]}}'), (NDJSON, "{good}\n{bad}\n")],
+)
+def test_an_amount_sent_as_a_json_number_keeps_every_digit_beside_a_bad_record(
+    vendor_client, contract, content_type, join
+):
+    """A batch with a bad record is decoded record by record; the good
+    record's number 123456789.0123456789 (19 digits, more than a float
+    holds) must still be read from its text, as in an all-good batch."""
+    good = msgspec.json.encode(CallRecordFactory(external_id="c-0")).replace(
+        b"}", b', "reported_cost_usd": 123456789.0123456789}'
+    )
+    bad = msgspec.json.encode(CallRecordFactory(external_id="c-1", input_tokens=-1))
+    body = join.format(good=good.decode(), bad=bad.decode()).encode()
+    response = vendor_client.post(CALLS, body, content_type=content_type)
+    assert response.json()["accepted"] == 1
+    stored = Call.objects.get(contract=contract, external_id="c-0")
+    assert stored.reported_cost_usd == Decimal("123456789.0123456789")
+
+
 @pytest.mark.parametrize("encoding", ["json", "ndjson"])
 def test_a_batch_of_5001_records_answers_413_and_stores_nothing(vendor_client, contract, encoding):
     records = [CallRecordFactory(external_id=f"c-{i}") for i in range(5001)]
