@@ -534,6 +534,24 @@ def test_the_same_call_written_another_way_is_a_duplicate(
     assert stored_rows("ledger_call", contract) == before
 
 
+def test_a_call_resent_after_a_price_change_is_a_duplicate_and_keeps_its_cost(
+    light_model, ingest_calls, stored_rows
+):
+    contract = ContractFactory()
+    record = CallRecordFactory(external_id="c-1", occurred_at="2026-11-03T09:15:00Z")
+    ingest_calls(contract, [record])
+    before = stored_rows("ledger_call", contract)
+    PriceFactory(
+        llm_model=light_model,
+        effective_from=datetime(2026, 11, 1, tzinfo=UTC),
+        input=Decimal(9),
+        output=Decimal(9),
+    )
+    report = ingest_calls(contract, [record])
+    assert report.as_dict() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert stored_rows("ledger_call", contract) == before
+
+
 def test_the_same_outcome_quantity_written_another_way_is_a_duplicate(
     scheduled_contract, ingest_outcomes
 ):
