@@ -556,4 +556,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except KeyboardInterrupt:
+        # The context managers have stopped gunicorn and the clients by now.
+        Console(stderr=True).print("interrupted: server and clients stopped")
+        raise SystemExit(130) from None
