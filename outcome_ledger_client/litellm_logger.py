@@ -85,6 +85,10 @@ class OutcomeLedgerLogger(CustomLogger):
         super().__init__()
         self.sender = sender if sender is not None else LedgerSender.from_env()
         self.default_task_type = default_task_type
+        # LiteLLM keeps one logger per class and public str/int/bool
+        # attributes, dropping "duplicates": the destination makes loggers
+        # of two contracts (or ledgers) two loggers.
+        self.calls_url = self.sender.url
 
     def _add(self, kwargs, response_obj, start_time, end_time, *, success: bool) -> None:
         if kwargs.get("cache_hit"):
