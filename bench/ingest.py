@@ -30,7 +30,7 @@ from bench import common
 BATCH_SIZE = 5000
 PHASES = ("fresh", "duplicate")
 MARKS_PERCENT = (25, 50, 75, 100)
-BARRIER_TIMEOUT_S = 1800
+BARRIER_TIMEOUT_S = 600
 SCRATCH_TABLE = "bench_copy_ceiling"
 # The goal for end-to-end ingestion.
 GOAL_RATE = 50_000
@@ -335,7 +335,7 @@ def post_all(
         with common.RssSampler(
             pids=server.pids, progress=lambda: progress.value, marks=marks
         ) as rss:
-            barrier.wait(BARRIER_TIMEOUT_S)  # every body is encoded
+            barrier.wait(BARRIER_TIMEOUT_S)  # bodies encoded, workers warmed up
             for phase in PHASES:
                 before = meter.read()
                 started = time.monotonic()
