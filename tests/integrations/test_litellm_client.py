@@ -10,6 +10,7 @@ import socket
 import socketserver
 import threading
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 
 # litellm reads this when imported: use its bundled price map, never fetch it.
@@ -17,6 +18,8 @@ os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import litellm
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import (
     VertexGeminiConfig,
@@ -25,11 +28,17 @@ from litellm.types.utils import ModelResponse, Usage
 
 from ledger.models import Call
 from outcome_ledger_client import (
+    LedgerRouter,
     LedgerSender,
     OutcomeLedgerLogger,
+    Route,
     TokenBuckets,
     token_buckets,
 )
+from outcome_ledger_client.router import choose, route_table
+from routing.decisions import RouteTable, route
+from routing.models import PolicyVersion
+from tests.conftest import client_for
 from tests.factories import (
     CallRecordFactory,
     LlmModelFactory,
@@ -277,8 +286,9 @@ class Outage:
         threading.Thread(target=self.relay.serve_forever, daemon=True).start()
 
     def close(self) -> None:
-        self.relay.shutdown()
-        self.relay.server_close()
+        if self.relay is not None:
+            self.relay.shutdown()
+            self.relay.server_close()
 
 
 def _pipe(source: socket.socket, sink: socket.socket) -> None:
@@ -338,3 +348,113 @@ def test_a_spooled_batch_re_sent_after_delivery_is_counted_once(
     assert Call.objects.count() == 2
     assert (down.totals.accepted, restarted.totals.accepted) == (2, 0)
     assert restarted.totals.duplicates == 2
+
+
+# Weights as the ledger publishes them: 10 decimal places summing to exactly 1.
+published_weights = (
+    st.integers(1, 6)
+    .flatmap(
+        lambda n: st.tuples(
+            st.lists(st.text(min_size=1, max_size=12), min_size=n, max_size=n, unique=True),
+            st.lists(st.integers(0, 10**10), min_size=n - 1, max_size=n - 1),
+        )
+    )
+    .map(
+        lambda drawn: {
+            model: Decimal(high - low).scaleb(-10)
+            for model, low, high in zip(
+                drawn[0], [0, *sorted(drawn[1])], [*sorted(drawn[1]), 10**10], strict=True
+            )
+        }
+    )
+)
+
+
+@given(weights=published_weights, key=st.text())
+def test_the_client_and_the_ledger_route_every_key_to_the_same_model(weights, key):
+    as_sent = {model: str(weight) for model, weight in weights.items()}
+    assert choose(route_table(as_sent), key) == route(RouteTable.of(weights), key)
+
+
+def test_weights_not_summing_to_one_are_refused():
+    with pytest.raises(ValueError, match="not exactly 1"):
+        route_table({"gpt-4o-mini": "0.5", "claude-sonnet-4-5": "0.4999999999"})
+
+
+def policy_publish(contract, version: int, weights: dict[str, str]) -> None:
+    moment = datetime(2026, 11, version, tzinfo=UTC)
+    PolicyVersion.objects.create(
+        contract=contract,
+        version=version,
+        as_of=moment,
+        window_start=moment,
+        window_end=moment,
+        parameters={},
+        task_types={"code_review": {"weights": weights, "inputs": {}}},
+        default={"weights": {"gpt-4o-mini": "1.0000000000"}, "inputs": {}},
+    )
+
+
+def router_for(base_url: str, secret: str, **options) -> LedgerRouter:
+    return LedgerRouter(base_url=base_url, api_key=secret, contract="acme-agent", **options)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_router_picks_the_model_the_ledger_routes_to(
+    priced_models, contract, vendor_secret, live_server
+):
+    policy_publish(
+        contract, 1, {"gpt-4o-mini": "0.6100000000", "claude-sonnet-4-5": "0.3900000000"}
+    )
+    router = router_for(live_server.url, vendor_secret)
+    ledger = client_for(vendor_secret)
+    keys = [f"PR-{n}" for n in range(100)]
+
+    local = [router.route(task_type="code_review", key=key) for key in keys]
+    served = [
+        ledger.post(
+            "/api/v1/contracts/acme-agent/routing/route",
+            {"task_type": "code_review", "key": key},
+            format="json",
+        ).json()
+        for key in keys
+    ]
+
+    assert [(r.model, r.policy_version) for r in local] == [
+        (s["model"], s["policy_version"]) for s in served
+    ]
+    assert {r.model for r in local} == {"gpt-4o-mini", "claude-sonnet-4-5"}
+    # A task type without weights of its own gets the version's cold-start weights.
+    assert router.route(task_type="triage", key="T-1") == Route("gpt-4o-mini", 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_router_keeps_a_policy_for_its_ttl(priced_models, contract, vendor_secret, live_server):
+    policy_publish(contract, 1, {"gpt-4o-mini": "1.0000000000"})
+    router = router_for(live_server.url, vendor_secret, ttl_s=2)
+    first = router.route(task_type="code_review", key="PR-1")
+    policy_publish(contract, 2, {"claude-sonnet-4-5": "1.0000000000"})
+    within_ttl = router.route(task_type="code_review", key="PR-1")
+    time.sleep(2.1)
+
+    assert (first, within_ttl) == (Route("gpt-4o-mini", 1), Route("gpt-4o-mini", 1))
+    assert router.route(task_type="code_review", key="PR-1") == Route("claude-sonnet-4-5", 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_router_routes_to_its_default_model_until_the_ledger_answers(
+    priced_models, contract, vendor_secret, outage
+):
+    policy_publish(contract, 1, {"claude-sonnet-4-5": "1.0000000000"})
+    router = router_for(outage.url, vendor_secret, ttl_s=0, default_model="gpt-4o-mini")
+    while_down = router.route(task_type="code_review", key="PR-1")
+    outage.restore()
+
+    assert while_down == Route("gpt-4o-mini", None)
+    assert router.route(task_type="code_review", key="PR-1") == Route("claude-sonnet-4-5", 1)
+
+
+def test_the_router_without_policy_or_default_model_refuses_to_guess(outage):
+    router = router_for(outage.url, "no-key")
+    with pytest.raises(LookupError, match="no default model"):
+        router.route(task_type="code_review", key="PR-1")
