@@ -9,6 +9,7 @@ max(0, guaranteed_value - value), and so on (docs/SETTLEMENT.md).
 """
 
 from collections import defaultdict
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from decimal import Decimal
@@ -22,7 +23,7 @@ from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
 from ledger.models import Account, CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
-from ledger.rollups import rolled_up_marks
+from ledger.rollups import days_rollup, dirty_marks
 from ledger.selectors import input_digest
 
 SETTLEMENT_LOCK = 0x5E77
@@ -272,20 +273,46 @@ class SettlementReport:
     adjusted: list[Statement]
 
 
+@contextmanager
+def _contract_lock(contract_id: int):
+    """A session-level advisory lock per contract, taken before the
+    settlement transaction starts, so that transaction's snapshot already
+    sees everything an earlier settler committed."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s, %s)", [SETTLEMENT_LOCK, contract_id])
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SETTLEMENT_LOCK, contract_id])
+
+
 def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
     """Issue every statement due for one contract by ``as_of``: settlements of
     due periods without one, and adjustments of settled periods whose records
-    changed. Safe to run twice and concurrently: one transaction under a
-    per-contract advisory lock, and a run with nothing new issues nothing."""
+    changed. Safe to run twice and concurrently (one settler per contract at
+    a time), and a run with nothing new issues nothing.
+
+    One REPEATABLE READ transaction: the marks, the rollups it rebuilds for
+    days marked since the rollup step, the figures and the digest all see the
+    same records, so a record committed mid-run is in none of them and its
+    mark waits for the next run."""
     settled, adjusted = [], []
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [SETTLEMENT_LOCK, contract_id])
+    # Inside a caller's transaction (a test's) the caller's isolation stands.
+    outermost = not connection.in_atomic_block
+    with _contract_lock(contract_id), transaction.atomic():
+        if outermost:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         contract = Contract.objects.get(pk=contract_id)
-        marks = rolled_up_marks(contract=contract)
-        touched = {period_of(contract, day) for day in marks}
+        marks = dirty_marks(contract=contract)
+        unrolled = sorted({mark.day for mark in marks if not mark.rolled_up})
+        if unrolled:
+            days_rollup(contract=contract, days=unrolled)
+        touched = {period_of(contract, mark.day) for mark in marks}
         latest = _latest_by_period(contract)
-        for period in periods_due(contract, as_of):
+        due = periods_due(contract, as_of)
+        for period in due:
             previous = latest.get(period.start)
             if previous is None:
                 settled.append(_issue(contract, period, as_of, previous=None))
@@ -293,7 +320,10 @@ def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
                 statement = _issue(contract, period, as_of, previous=previous)
                 if statement is not None:
                     adjusted.append(statement)
-        DirtyDay.objects.filter(id__in=[i for ids in marks.values() for i in ids]).delete()
+        # Marks of periods not due yet stay: an as_of earlier than a previous
+        # run's must not lose a settled period's pending re-settlement.
+        handled = [m.id for m in marks if any(p.contains(m.day) for p in due)]
+        DirtyDay.objects.filter(id__in=handled).delete()
     return SettlementReport(settled=settled, adjusted=adjusted)
 
 

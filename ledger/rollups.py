@@ -2,7 +2,6 @@
 (contract, local day) pairs marked dirty since the last run are rebuilt, and
 calls are never loaded into Python."""
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -92,12 +91,6 @@ def rollups_refresh() -> RollupReport:
     return RollupReport(contracts=contracts, days=total_days)
 
 
-def rolled_up_marks(*, contract: Contract) -> dict[date, list[int]]:
-    """The rolled-up marks of a contract, by day, for settlement to consume
-    (call inside the settlement's transaction)."""
-    by_day: dict[date, list[int]] = defaultdict(list)
-    for mark_id, day in DirtyDay.objects.filter(contract=contract, rolled_up=True).values_list(
-        "id", "day"
-    ):
-        by_day[day].append(mark_id)
-    return by_day
+def dirty_marks(*, contract: Contract) -> list[DirtyDay]:
+    """A contract's marks, for settlement to consume in its own transaction."""
+    return list(DirtyDay.objects.filter(contract=contract).only("id", "day", "rolled_up"))
