@@ -8,6 +8,8 @@ import os
 import shutil
 import socket
 import socketserver
+import subprocess
+import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -258,6 +260,11 @@ def test_failed_completion_is_recorded_unsuccessful_with_no_tokens(light_model, 
     assert call.metadata["error_type"] == "InternalServerError"
 
 
+class RelayServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True
+    daemon_threads = True
+
+
 class Outage:
     """An address where the ledger is down until ``restore()``, then up:
     a port that refuses connections, later a TCP relay to the live server."""
@@ -281,8 +288,7 @@ class Outage:
                     _pipe(self.request, upstream)
                     back.join()
 
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.relay = socketserver.ThreadingTCPServer(("127.0.0.1", self.port), Relay)
+        self.relay = RelayServer(("127.0.0.1", self.port), Relay)
         threading.Thread(target=self.relay.serve_forever, daemon=True).start()
 
     def close(self) -> None:
@@ -348,6 +354,46 @@ def test_a_spooled_batch_re_sent_after_delivery_is_counted_once(
     assert Call.objects.count() == 2
     assert (down.totals.accepted, restarted.totals.accepted) == (2, 0)
     assert restarted.totals.duplicates == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_records_added_from_many_threads_are_each_delivered_once(
+    contract, vendor_secret, live_server, tmp_path
+):
+    sender = sender_for(
+        live_server.url, vendor_secret, tmp_path / "spool", batch_size=7, flush_interval_s=0.2
+    )
+
+    def add_fifty():
+        for _ in range(50):
+            sender.add(CallRecordFactory())
+
+    threads = [threading.Thread(target=add_fifty) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 400 = 57 full batches and one record, which the timer flushes.
+    eventually(lambda: Call.objects.count() == 400)
+    sender.close()
+
+    assert (sender.totals.accepted, sender.totals.duplicates, sender.totals.rejected) == (
+        400,
+        0,
+        [],
+    )
+
+
+def test_the_client_imports_without_litellm_and_says_how_to_get_the_logger():
+    blocked = (
+        "import sys; sys.modules['litellm'] = None; import outcome_ledger_client as c; "
+        "c.LedgerSender, c.LedgerRouter; c.OutcomeLedgerLogger"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", blocked], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    assert "pip install 'outcome-ledger[litellm]'" in result.stderr
 
 
 # Weights as the ledger publishes them: 10 decimal places summing to exactly 1.
