@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
 
 from billing.auth import Principal
@@ -18,36 +18,33 @@ from routing.decisions import RouteTable, route
 from routing.models import PolicyVersion
 
 # DESIGN.md "Routing feedback", all in SQL (calls are never loaded into
-# Python): cost per (group, task_ref), then per task_ref its total cost and
-# call count and its accepted outcomes' value, then each (group, task_ref)
-# gets value x its cost / the task_ref's cost (its share of the calls when
-# the task_ref cost nothing). A task is a distinct task_ref; a success, a
-# task with at least one accepted outcome. Calls without task_ref add cost
-# but no task. Calls and outcomes both count inside [start, end).
+# Python): cost and calls per (group, task_ref), with the task_ref's total
+# cost and calls over all groups (window sums), joined to the task_ref's
+# accepted value; each (group, task_ref) gets value x its cost / the
+# task_ref's cost (its share of the calls when the task_ref cost nothing). A
+# task is a distinct task_ref; a success, a task with at least one accepted
+# outcome. Calls without task_ref add cost but no task. Calls and outcomes
+# both count inside [start, end).
 STATS_SQL = """
-WITH per_task AS MATERIALIZED (
-    SELECT {group}, task_ref, sum(cost_usd) AS cost, count(*) AS calls
+WITH per_task AS (
+    SELECT {group}, task_ref, sum(cost_usd) AS cost, count(*) AS calls,
+           sum(sum(cost_usd)) OVER (PARTITION BY task_ref) AS ref_cost,
+           sum(count(*)) OVER (PARTITION BY task_ref) AS ref_calls
       FROM ledger_call
      WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
        {only}
      GROUP BY {group}, task_ref
-), per_ref AS (
-    SELECT task_ref, sum(cost) AS cost, sum(calls) AS calls
-      FROM per_task WHERE task_ref IS NOT NULL GROUP BY task_ref
 ), accepted AS (
-    SELECT o.task_ref, sum(o.value) AS value
-      FROM ledger_outcome o JOIN per_ref r ON r.task_ref = o.task_ref
-     WHERE o.contract_id = %(contract_id)s AND o.occurred_at >= %(start)s
-       AND o.occurred_at < %(end)s
-       AND ledger_outcome_status(o.contract_id, o.id) = 'accepted'
-     GROUP BY o.task_ref
+    SELECT task_ref, sum(value) AS value
+      FROM ledger_outcome
+     WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+       AND task_ref IS NOT NULL AND ledger_outcome_status(contract_id, id) = 'accepted'
+     GROUP BY task_ref
 )
 SELECT {group_of_t}, count(t.task_ref), count(a.task_ref), sum(t.cost),
-       round(coalesce(sum(CASE WHEN r.cost > 0 THEN a.value * t.cost / r.cost
-                               ELSE a.value * t.calls / r.calls END), 0), 10)
-  FROM per_task t
-  LEFT JOIN per_ref r ON r.task_ref = t.task_ref
-  LEFT JOIN accepted a ON a.task_ref = t.task_ref
+       round(coalesce(sum(CASE WHEN t.ref_cost > 0 THEN a.value * t.cost / t.ref_cost
+                               ELSE a.value * t.calls / t.ref_calls END), 0), 10)
+  FROM per_task t LEFT JOIN accepted a ON a.task_ref = t.task_ref
  GROUP BY {group_of_t}
 """
 
@@ -90,7 +87,12 @@ def realized_stats(
     group, group_of_t, only = GROUPINGS[grouping]
     query = STATS_SQL.format(group=group, group_of_t=group_of_t, only=only)
     width = len(group.split(","))
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Right after a bulk load the tables' statistics are stale and the
+        # planner may pick a nested loop over the aggregates: quadratic. The
+        # hash join is right at every size; give it memory to stay in RAM.
+        cursor.execute("SET LOCAL enable_nestloop = off")
+        cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute(query, {"contract_id": contract_id, "start": start, "end": end})
         return {
             tuple(row[:width]): Realized(row[width], row[width + 1], row[width + 2], row[width + 3])
