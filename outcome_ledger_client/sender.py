@@ -144,6 +144,7 @@ class LedgerSender:
                 return
             self._closed = True
             self._wake.notify()
+        atexit.unregister(self.close)
         if self._thread is not None:
             self._thread.join(timeout_s)
         with self._flush_lock:
@@ -232,7 +233,10 @@ class LedgerSender:
                 failure = f"HTTP {error.code}: {error.read()[:500].decode(errors='replace')}"
                 if error.code not in RETRYABLE_STATUS:
                     raise DeliveryError(failure) from error
-            except (OSError, ValueError) as error:  # refused, timed out, reset, not JSON
+            except (OSError, ValueError, KeyError, TypeError) as error:
+                # Refused, timed out, reset; or a 200 that is not the
+                # ledger's report (a proxy's page): the batch is not known
+                # to be stored, and re-posting it is harmless.
                 failure = f"{type(error).__name__}: {error}"
             if attempt < self.max_attempts:
                 time.sleep(self.backoff_s * 2 ** (attempt - 1))
