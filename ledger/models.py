@@ -31,14 +31,38 @@ EXTERNAL_ID = {"max_length": 200, "db_collation": "C"}
 
 
 class Call(models.Model):
-    contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
+    # The references of a call are checked where it is written (ingestion
+    # resolves the contract, model and price rows it stores in the same
+    # transaction, and those rows are never deleted: PROTECT, no delete in the
+    # admin), not by foreign-key constraints: the three constraints and their
+    # indexes cost PostgreSQL about 15 us per ingested call, half its work
+    # (docs/BENCHMARKS.md). The composite indexes below lead with contract_id.
+    contract = models.ForeignKey(
+        "billing.Contract",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     external_id = models.CharField(**EXTERNAL_ID)
     occurred_at = models.DateTimeField()
-    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+    llm_model = models.ForeignKey(
+        "routing.LlmModel",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
     # The price row that costed the call; null when the call reported its own
     # cost and no price was in force.
     price = models.ForeignKey(
-        "routing.Price", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+        "routing.Price",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     task_type = models.CharField(max_length=100)
     task_ref = models.CharField(max_length=200, null=True, blank=True)

@@ -175,7 +175,8 @@ def calls_ingest(
         baseline_model_id=contract.baseline_model_id,
     )
     # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup).
-    charge_factor = contract.fx_rate * (1 + contract.markup)
+    with exact_context():
+        charge_factor = contract.fx_rate * (1 + contract.markup)
     tz = contract.tz
 
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
