@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import OuterRef, Subquery
 
 from billing.auth import Principal
 from billing.models import Contract
@@ -162,34 +161,51 @@ def _compile(policy: PolicyVersion) -> _Compiled:
 
 
 # The current version of each contract, compiled, in this process. Every
-# route request asks the database for the contract's latest version id (the
-# same query that checks the caller's reach), so a new version is served from
-# the next request on; only a changed id reloads and recompiles the weights.
-# Threads of one worker may race to fill it; both store the same thing.
+# route request asks the database for the contract's latest version id (one
+# index lookup), so a new version is served from the next request on; only
+# a changed id reloads and recompiles the weights. Threads of one worker may
+# race to fill an entry; both store the same thing.
 _compiled: dict[int, _Compiled] = {}
+# Who reaches a contract never changes (its vendor and customer are fixed
+# terms, billing/admin.py), so (organization, role, code) -> contract id is
+# kept for the life of the process; the key itself is checked every request.
+_reach: dict[tuple[int, str, str], int] = {}
+LATEST_SQL = (
+    "SELECT id FROM routing_policyversion WHERE contract_id = %s ORDER BY version DESC LIMIT 1"
+)
+
+
+def _contract_id(principal: Principal, code: str) -> int:
+    key = (principal.organization_id, principal.role, code)
+    contract_id = _reach.get(key)
+    if contract_id is None:
+        contract_id = (
+            contract_list(principal=principal)
+            .filter(code=code)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if contract_id is None:
+            raise NotFound(f"no contract '{code}'")
+        _reach[key] = contract_id
+    return contract_id
 
 
 def route_decide(*, principal: Principal, code: str, task_type: str, key: str) -> tuple[str, int]:
     """(model, policy version) for a request; a task type the version has no
     weights for gets the version's cold-start weights (docs/ROUTING.md)."""
-    latest = PolicyVersion.objects.filter(contract_id=OuterRef("id")).order_by("-version")
-    found = (
-        contract_list(principal=principal)
-        .filter(code=code)
-        .values_list("id", Subquery(latest.values("id")[:1]))
-        .first()
-    )
-    if found is None:
-        raise NotFound(f"no contract '{code}'")
-    contract_id, policy_id = found
-    if policy_id is None:
+    contract_id = _contract_id(principal, code)
+    with connection.cursor() as cursor:
+        cursor.execute(LATEST_SQL, [contract_id])
+        row = cursor.fetchone()
+    if row is None:
         raise NotFound(
             f"contract '{code}' has no routing policy yet; the nightly run publishes one",
             code="no_policy",
         )
     compiled = _compiled.get(contract_id)
-    if compiled is None or compiled.policy_id != policy_id:
-        compiled = _compile(PolicyVersion.objects.get(id=policy_id))
+    if compiled is None or compiled.policy_id != row[0]:
+        compiled = _compile(PolicyVersion.objects.get(id=row[0]))
         _compiled[contract_id] = compiled
     table = compiled.tables.get(task_type) or compiled.default
     if table is None:
