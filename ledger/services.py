@@ -16,11 +16,18 @@ from billing.models import Contract
 from billing.selectors import contract_schedules
 from core.batch import DecodedBatch, FieldError, Rejection, amount_errors
 from core.errors import Conflict, InvalidInput, NotFound
-from core.money import exact_context, quantize_amount
+from core.money import (
+    div_half_even,
+    exact_context,
+    from_units,
+    quantize_amount,
+    to_units,
+    units_text,
+)
 from ledger.bulk import store_new
 from ledger.models import DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
-from routing.pricing import PriceRow, call_cost_usd
+from routing.pricing import PriceRow, call_cost_units
 from routing.selectors import price_book_load
 
 
@@ -45,6 +52,8 @@ class _Prepared:
     row: tuple
     fingerprint: bytes
     day: date
+    # A call's charge in units of 10^-10 (core.money); 0 for outcomes.
+    charge_units: int = 0
 
 
 def _fingerprint(values: list[Any]) -> bytes:
@@ -128,27 +137,29 @@ def _token_errors(record: CallIn) -> list[FieldError]:
     return errors
 
 
-def _time_errors(occurred_at: datetime, tz: tzinfo) -> list[FieldError]:
-    # An offset can push a time at the edge of the calendar (year 1 or 9999)
-    # out of Python's range in UTC or in the contract's zone; such a record
-    # is rejected on its own instead of failing the whole batch.
+TIME_OUT_OF_RANGE = FieldError(
+    "occurred_at",
+    "out_of_range",
+    "occurred_at must fall within the years 1 to 9999, in UTC and in the contract's time zone",
+)
+
+
+def _placed(occurred_at: datetime, tz: tzinfo) -> tuple[datetime, date] | None:
+    """The instant in UTC and the contract-local day it falls on; None when
+    an offset pushes a time at the edge of the calendar (year 1 or 9999) out
+    of Python's range, so that such a record is rejected on its own instead
+    of failing the whole batch."""
     try:
-        occurred_at.astimezone(UTC)
-        occurred_at.astimezone(tz)
+        return occurred_at.astimezone(UTC), occurred_at.astimezone(tz).date()
     except OverflowError:
-        return [
-            FieldError(
-                "occurred_at",
-                "out_of_range",
-                "occurred_at must fall within the years 1 to 9999, in UTC and in the "
-                "contract's time zone",
-            )
-        ]
-    return []
+        return None
 
 
-def _cost(price: PriceRow, record: CallIn) -> Decimal:
-    return call_cost_usd(
+CHARGE_FACTOR_SCALE = 10**20
+
+
+def _cost_units(price: PriceRow, record: CallIn) -> int:
+    return call_cost_units(
         price,
         input_tokens=record.input_tokens,
         output_tokens=record.output_tokens,
@@ -174,13 +185,17 @@ def calls_ingest(
         names={record.model for _, record in batch.records},
         baseline_model_id=contract.baseline_model_id,
     )
-    # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup).
+    # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup), to 10 places.
+    # fx_rate and markup have at most 10 places each, so the factor has at
+    # most 20: as an integer scaled by 10^20 it is exact.
     with exact_context():
-        charge_factor = contract.fx_rate * (1 + contract.markup)
+        charge_factor_units = to_units(contract.fx_rate * (1 + contract.markup), 20)
     tz = contract.tz
 
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
-        errors += _time_errors(record.occurred_at, tz)
+        placed = _placed(record.occurred_at, tz)
+        if placed is None:
+            errors.append(TIME_OUT_OF_RANGE)
         errors += _token_errors(record)
         errors += amount_errors("reported_cost_usd", record.reported_cost_usd)
         model = book.resolve(record.model)
@@ -204,9 +219,11 @@ def calls_ingest(
             )
         if errors:
             return None
-        computed = None if price is None else _cost(price, record)
+        # Amounts in units of 10^-10 USD (core.money): exact integers.
+        computed = None if price is None else _cost_units(price, record)
         # The provider's bill is authoritative when the call reports one.
-        cost = computed if record.reported_cost_usd is None else record.reported_cost_usd
+        reported = record.reported_cost_usd
+        cost = computed if reported is None else to_units(reported)
         # DESIGN.md "Routing savings": the same tokens at the baseline model;
         # with no baseline price in force, no savings are claimed.
         baseline_id = book.baseline_model_at(record.occurred_at)
@@ -220,8 +237,9 @@ def calls_ingest(
         elif baseline_price is price:
             baseline_cost = computed
         else:
-            baseline_cost = _cost(baseline_price, record)
-        occurred_utc = record.occurred_at.astimezone(UTC)
+            baseline_cost = _cost_units(baseline_price, record)
+        charge = div_half_even(cost * charge_factor_units, CHARGE_FACTOR_SCALE)
+        occurred_utc, day = placed
         metadata = msgspec.json.encode(record.metadata).decode()
         fingerprint = _fingerprint(
             [
@@ -263,18 +281,18 @@ def calls_ingest(
             record.cache_write_1h_tokens,
             record.reasoning_tokens,
             record.service_tier,
-            record.reported_cost_usd,
-            computed,
-            cost,
-            quantize_amount(cost * charge_factor),
-            baseline_cost,
+            reported,
+            None if computed is None else units_text(computed),
+            units_text(cost),
+            units_text(charge),
+            units_text(baseline_cost),
             record.latency_ms,
             record.success,
             record.policy_version,
             metadata,
             fingerprint,
         )
-        return _Prepared(row, fingerprint, record.occurred_at.astimezone(tz).date())
+        return _Prepared(row, fingerprint, day, charge)
 
     return _ingest(
         contract=contract,
@@ -292,7 +310,9 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
     tz = contract.tz
 
     def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
-        errors += _time_errors(record.occurred_at, tz)
+        placed = _placed(record.occurred_at, tz)
+        if placed is None:
+            errors.append(TIME_OUT_OF_RANGE)
         errors += amount_errors("quantity", record.quantity)
         unit_value = schedules.unit_value(record.kind, record.task_type)
         if unit_value is None:
@@ -307,7 +327,7 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
         if errors:
             return None
         unit_fee = schedules.unit_fee(record.kind, record.task_type)
-        occurred_utc = record.occurred_at.astimezone(UTC)
+        occurred_utc, day = placed
         fingerprint = _fingerprint(
             [
                 record.external_id,
@@ -336,7 +356,7 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
             msgspec.json.encode(record.metadata).decode(),
             fingerprint,
         )
-        return _Prepared(row, fingerprint, record.occurred_at.astimezone(tz).date())
+        return _Prepared(row, fingerprint, day)
 
     return _ingest(
         contract=contract,
@@ -397,12 +417,10 @@ def _ingest(
         days = sorted({firsts[e].day for e in stored.inserted})
         DirtyDay.objects.bulk_create(DirtyDay(contract=contract, day=d) for d in days)
         if on_stored is not None:
-            charge = columns.index("charge")
-            charges_by_day: dict[date, Decimal] = defaultdict(Decimal)
-            with exact_context():
-                for external_id in stored.inserted:
-                    charges_by_day[firsts[external_id].day] += firsts[external_id].row[charge]
-            on_stored(dict(charges_by_day))
+            charge_units: dict[date, int] = defaultdict(int)
+            for external_id in stored.inserted:
+                charge_units[firsts[external_id].day] += firsts[external_id].charge_units
+            on_stored({day: from_units(units) for day, units in charge_units.items()})
     report.accepted = len(stored.inserted)
     report.duplicates = len(stored.duplicates)
     report.rejected += [_conflict(first_index[e], e, "already exists") for e in stored.conflicts]

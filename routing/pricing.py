@@ -8,30 +8,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from core.money import TOKENS_PER_MILLION, quantize_amount
+from core.money import div_half_even, from_units, to_units
+
+TOKENS_PER_MILLION = 1_000_000
 
 
 @dataclass(frozen=True, slots=True)
 class TokenPrices:
-    """USD per million tokens, with DESIGN.md's fallbacks already applied."""
+    """USD per million tokens, with DESIGN.md's fallbacks already applied,
+    and the same prices in units of 10^-10 USD (exact: a price row keeps
+    at most 10 decimal places), so that costing a call is integer arithmetic."""
 
     input: Decimal
     output: Decimal
     cache_read: Decimal
     cache_write: Decimal
     cache_write_1h: Decimal
+    units: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
 
     @classmethod
     def with_fallbacks(cls, *, input, output, cache_read, cache_write, cache_write_1h):
         # A missing cache price equals the input price; a missing one-hour
         # write price equals the (five-minute) cache write price.
         cache_write = input if cache_write is None else cache_write
+        cache_read = input if cache_read is None else cache_read
+        cache_write_1h = cache_write if cache_write_1h is None else cache_write_1h
         return cls(
             input=input,
             output=output,
-            cache_read=input if cache_read is None else cache_read,
+            cache_read=cache_read,
             cache_write=cache_write,
-            cache_write_1h=cache_write if cache_write_1h is None else cache_write_1h,
+            cache_write_1h=cache_write_1h,
+            units=tuple(
+                to_units(p) for p in (input, output, cache_read, cache_write, cache_write_1h)
+            ),
         )
 
 
@@ -43,6 +53,7 @@ class PriceRow:
     effective_from: datetime
     standard: TokenPrices
     per_request_usd: Decimal
+    per_request_units: int
     long_context_threshold: int | None
     long_context: TokenPrices | None
 
@@ -70,6 +81,7 @@ class PriceRow:
                 cache_write_1h=price.cache_write_1h,
             ),
             per_request_usd=price.per_request_usd,
+            per_request_units=to_units(price.per_request_usd),
             long_context_threshold=price.long_context_threshold,
             long_context=long_context,
         )
@@ -81,7 +93,7 @@ class PriceRow:
         return self.standard
 
 
-def call_cost_usd(
+def call_cost_units(
     price: PriceRow,
     *,
     input_tokens: int,
@@ -89,16 +101,30 @@ def call_cost_usd(
     cache_read_tokens: int = 0,
     cache_write_tokens: int = 0,
     cache_write_1h_tokens: int = 0,
-) -> Decimal:
-    """DESIGN.md "Call": computed_cost, to 10 places. Call inside
-    core.money.exact_context() so that the products are exact."""
-    p = price.prices_for(input_tokens)
-    uncached_input = input_tokens - cache_read_tokens - cache_write_tokens
-    token_cost = (
-        uncached_input * p.input
-        + cache_read_tokens * p.cache_read
-        + (cache_write_tokens - cache_write_1h_tokens) * p.cache_write
-        + cache_write_1h_tokens * p.cache_write_1h
-        + output_tokens * p.output
+) -> int:
+    """DESIGN.md "Call": computed_cost in units of 10^-10 USD, i.e. to 10
+    places, ROUND_HALF_EVEN:
+
+        ((input - cache_read - cache_write) x p_input + cache_read x p_cache_read
+         + (cache_write - cache_write_1h) x p_cache_write
+         + cache_write_1h x p_cache_write_1h + output x p_output) / 1,000,000
+        + per_request
+    """
+    p_input, p_output, p_cache_read, p_cache_write, p_cache_write_1h = price.prices_for(
+        input_tokens
+    ).units
+    token_units = (
+        (input_tokens - cache_read_tokens - cache_write_tokens) * p_input
+        + cache_read_tokens * p_cache_read
+        + (cache_write_tokens - cache_write_1h_tokens) * p_cache_write
+        + cache_write_1h_tokens * p_cache_write_1h
+        + output_tokens * p_output
     )
-    return quantize_amount(token_cost / TOKENS_PER_MILLION + price.per_request_usd)
+    # per_request already has at most 10 places: adding it before or after
+    # rounding the token part is the same.
+    return div_half_even(token_units, TOKENS_PER_MILLION) + price.per_request_units
+
+
+def call_cost_usd(price: PriceRow, **tokens: int) -> Decimal:
+    """computed_cost as a Decimal with 10 places."""
+    return from_units(call_cost_units(price, **tokens))
