@@ -10,4 +10,4 @@ COPY ledger ./ledger
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 EXPOSE 8000
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--workers", "2"]
+CMD ["gunicorn", "--config", "config/gunicorn.py", "--bind", "0.0.0.0:8000", "config.wsgi"]

@@ -23,7 +23,7 @@ test: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
-	$(BIN)/gunicorn config.wsgi --bind 127.0.0.1:8000 --workers 2
+	$(BIN)/gunicorn --config config/gunicorn.py config.wsgi
 
 worker: $(STAMP)
 	$(BIN)/celery -A config worker --loglevel INFO

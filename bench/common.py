@@ -127,6 +127,8 @@ class Gunicorn:
                 sys.executable,
                 "-m",
                 "gunicorn",
+                "--config",
+                "config/gunicorn.py",
                 "config.wsgi",
                 "--bind",
                 f"127.0.0.1:{self.port}",

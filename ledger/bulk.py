@@ -1,16 +1,25 @@
 """Idempotent bulk insert for the append-only tables (DESIGN.md "Ingestion rules").
 
-Rows are COPYed into a per-connection temp table, then moved with
-``INSERT ... ON CONFLICT (contract_id, external_id) DO NOTHING RETURNING``.
-Rows that were not inserted already existed (possibly committed a moment ago
-by a concurrent batch: ON CONFLICT waits for it); their stored fingerprint
-tells a duplicate from a conflict. The stored row is never touched.
+A batch whose external ids look new is COPYed straight into the table, in a
+savepoint: the fast path (docs/BENCHMARKS.md). Any other batch, or one whose
+COPY meets an existing id, takes the general path: COPY into a per-connection
+temp table, then ``INSERT ... ON CONFLICT (contract_id, external_id) DO
+NOTHING RETURNING``. Rows that were not inserted already existed (possibly
+committed a moment ago by a concurrent batch: the insert waits for it);
+their stored fingerprint tells a duplicate from a conflict. The stored row
+is never touched.
+
+Rows go in external_id order on both paths: concurrent batches that overlap
+then take their key locks in one order and wait on each other instead of
+deadlocking (each would otherwise hold a key the other needs).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
-from django.db import connection
+from django.db import connection, transaction
+from psycopg.errors import UniqueViolation
 
 
 @dataclass(slots=True)
@@ -33,29 +42,15 @@ def store_new(
     result = StoreResult()
     if not rows:
         return result
-    staging = f"_ingest_{table}"
+    rows = sorted(rows, key=itemgetter(columns.index("external_id")))
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
-        # ON COMMIT DELETE ROWS keeps the table (and the catalog) stable across
-        # batches on a pooled connection; the DELETE below serves several
-        # batches inside one transaction.
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
-            f"SELECT {column_list} FROM {table} WITH NO DATA"
-        )
-        with cursor.cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        # Insert in external_id order: concurrent batches that overlap then
-        # take their row locks in one order and wait on each other instead
-        # of deadlocking (each would otherwise hold a key the other needs).
-        cursor.execute(
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "
-            f"ORDER BY external_id "
-            f"ON CONFLICT (contract_id, external_id) DO NOTHING RETURNING external_id"
-        )
-        result.inserted = {external_id for (external_id,) in cursor.fetchall()}
-        cursor.execute(f"DELETE FROM {staging}")
+        if _looks_new(cursor, table, contract_id, list(fingerprints)) and _copy_in(
+            cursor, table, column_list, rows
+        ):
+            result.inserted = set(fingerprints)
+            return result
+        result.inserted = _insert_new(cursor, table, column_list, rows)
         existing = [e for e in fingerprints if e not in result.inserted]
         if existing:
             cursor.execute(
@@ -69,3 +64,53 @@ def store_new(
                 else:
                     result.conflicts.add(external_id)
     return result
+
+
+def _looks_new(cursor, table: str, contract_id: int, external_ids: list[str]) -> bool:
+    """Three index probes (first, middle, last id in order) tell a fresh
+    batch from a replay, so a replay never pays for a failed COPY."""
+    ordered = sorted(external_ids)
+    probes = list({ordered[0], ordered[len(ordered) // 2], ordered[-1]})
+    cursor.execute(
+        f"SELECT 1 FROM {table} WHERE contract_id = %s AND external_id = ANY(%s) LIMIT 1",
+        [contract_id, probes],
+    )
+    return cursor.fetchone() is None
+
+
+def _copy_in(cursor, table: str, column_list: str, rows: Sequence[tuple]) -> bool:
+    """COPY straight into ``table``; False (and nothing written) when a row
+    meets an existing external id."""
+    try:
+        with (
+            transaction.atomic(),
+            cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    except UniqueViolation:
+        return False
+    return True
+
+
+def _insert_new(cursor, table: str, column_list: str, rows: Sequence[tuple]) -> set[str]:
+    """The general path; returns the external ids inserted."""
+    staging = f"_ingest_{table}"
+    # ON COMMIT DELETE ROWS keeps the table (and the catalog) stable across
+    # batches on a pooled connection; the DELETE below serves several
+    # batches inside one transaction.
+    cursor.execute(
+        f"CREATE TEMP TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "
+        f"SELECT {column_list} FROM {table} WITH NO DATA"
+    )
+    with cursor.cursor.copy(f"COPY {staging} ({column_list}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {staging} "
+        f"ORDER BY external_id "
+        f"ON CONFLICT (contract_id, external_id) DO NOTHING RETURNING external_id"
+    )
+    inserted = {external_id for (external_id,) in cursor.fetchall()}
+    cursor.execute(f"DELETE FROM {staging}")
+    return inserted
