@@ -1,6 +1,10 @@
 """Thin views of routing policies (API.md "Routing"): the current version,
 route decisions and the comparison of versions by realized figures."""
 
+from typing import Annotated
+
+import msgspec
+from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -50,11 +54,26 @@ class PolicyView(APIView):
 
 
 class RouteRequestSerializer(serializers.Serializer):
+    """The schema of a route request; the hot path decodes it with msgspec."""
+
     task_type = serializers.CharField(max_length=100)
     key = serializers.CharField(max_length=1000)
 
 
+class RouteIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    task_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+
+
+_route_in = msgspec.json.Decoder(RouteIn)
+_route_out = msgspec.json.Encoder()
+
+
 class RouteView(APIView):
+    """The hot path of routers: the body is decoded by msgspec and the answer
+    encoded by it too (DRF's parser, serializer and renderer would triple the
+    time of the view; docs/ROUTING.md "Benchmark")."""
+
     @extend_schema(
         operation_id="routing_route",
         request=RouteRequestSerializer,
@@ -64,11 +83,20 @@ class RouteView(APIView):
         ),
         summary="The model for one request: the same key and version give the same model",
     )
-    def post(self, request: Request, code: str) -> Response:
-        given = RouteRequestSerializer(data=request.data)
-        given.is_valid(raise_exception=True)
-        model, version = route_decide(principal=request.auth, code=code, **given.validated_data)
-        return Response({"model": model, "policy_version": version})
+    def post(self, request: Request, code: str) -> HttpResponse:
+        try:
+            given = _route_in.decode(request.body)
+        except msgspec.ValidationError as exc:
+            raise InvalidInput(str(exc)) from exc
+        except msgspec.DecodeError as exc:
+            raise InvalidInput("the body is not a JSON object", code="malformed") from exc
+        model, version = route_decide(
+            principal=request.auth, code=code, task_type=given.task_type, key=given.key
+        )
+        return HttpResponse(
+            _route_out.encode({"model": model, "policy_version": version}),
+            content_type="application/json",
+        )
 
 
 class VersionComparisonSerializer(serializers.Serializer):

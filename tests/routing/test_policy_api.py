@@ -81,6 +81,12 @@ def test_route_without_a_key_is_a_bad_request(vendor_client, learned):
     assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid")
 
 
+def test_route_with_a_body_that_is_not_json_is_malformed(vendor_client, learned):
+    answer = vendor_client.post(ROUTE, "task_type=review", content_type="application/json")
+
+    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed")
+
+
 def test_before_the_first_nightly_run_there_is_no_policy(vendor_client, contract):
     answers = [
         vendor_client.get(POLICY),
