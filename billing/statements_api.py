@@ -26,7 +26,7 @@ from core.api import keyset_page, page_response
 from core.csv_export import ExportNegotiation, csv_response, export_format
 from core.localtime import local_midnight_utc
 from core.money import minor_unit
-from ledger.selectors import digest_input_lines
+from ledger.selectors import digest_input_chunks
 
 MONEY_TOTALS = (
     "usage_charges",
@@ -234,7 +234,7 @@ class StatementDigestInputView(APIView):
     def get(self, request: Request, code: str, number: int):
         contract = contract_get(principal=request.auth, code=code)
         statement = statement_get(contract=contract, number=number)
-        lines = digest_input_lines(
+        lines = digest_input_chunks(
             contract=contract,
             start=local_midnight_utc(statement.period_start, contract.tz),
             end=local_midnight_utc(statement.period_end, contract.tz),

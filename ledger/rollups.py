@@ -9,33 +9,55 @@ from django.db import connection, transaction
 
 from billing.models import Contract
 from core.localtime import local_midnight_utc
-from ledger.models import DirtyDay
+from ledger.models import CallRollup, DirtyDay, OutcomeRollup
 
-CALL_ROLLUP_SQL = """
-INSERT INTO ledger_callrollup (
-    contract_id, day, llm_model_id, task_type, service_tier, calls, input_tokens,
-    output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, charge,
-    baseline_cost_usd)
-SELECT contract_id, (occurred_at AT TIME ZONE %(tz)s)::date, llm_model_id, task_type,
-       service_tier, count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
+# Aggregates are read with a plain SELECT (which PostgreSQL runs in
+# parallel; INSERT ... SELECT never does) and the few resulting rows are
+# inserted after. Each run of consecutive dirty days is one time range, so
+# the scan uses the (contract_id, occurred_at) index and needs no per-row
+# day filter.
+CALL_AGGREGATE = """
+SELECT (occurred_at AT TIME ZONE %(tz)s)::date, llm_model_id, task_type, service_tier,
+       count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
        sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_usd), sum(charge),
        sum(baseline_cost_usd)
   FROM ledger_call
  WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-   AND (occurred_at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)
- GROUP BY 1, 2, 3, 4, 5
+ GROUP BY 1, 2, 3, 4
 """
+CALL_ROLLUP_COLUMNS = (
+    "day",
+    "llm_model_id",
+    "task_type",
+    "service_tier",
+    "calls",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "charge",
+    "baseline_cost_usd",
+)
 
-OUTCOME_ROLLUP_SQL = """
-INSERT INTO ledger_outcomerollup (
-    contract_id, day, kind, task_type, status, outcomes, quantity, value, fee)
-SELECT contract_id, (occurred_at AT TIME ZONE %(tz)s)::date, kind, task_type,
-       ledger_outcome_status(contract_id, id), count(*), sum(quantity), sum(value), sum(fee)
-  FROM ledger_outcome
+OUTCOME_AGGREGATE = """
+SELECT (occurred_at AT TIME ZONE %(tz)s)::date, kind, task_type, status, count(*),
+       sum(quantity), sum(value), sum(fee)
+  FROM ledger_outcome_current
  WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-   AND (occurred_at AT TIME ZONE %(tz)s)::date = ANY(%(days)s)
- GROUP BY 1, 2, 3, 4, 5
+ GROUP BY 1, 2, 3, 4
 """
+OUTCOME_ROLLUP_COLUMNS = (
+    "day",
+    "kind",
+    "task_type",
+    "status",
+    "outcomes",
+    "quantity",
+    "value",
+    "fee",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,26 +66,43 @@ class RollupReport:
     days: int
 
 
+def _runs(days: list[date]) -> list[tuple[date, date]]:
+    """Consecutive days as (first, last) pairs; ``days`` sorted."""
+    runs: list[tuple[date, date]] = []
+    for day in days:
+        if runs and runs[-1][1] + timedelta(days=1) == day:
+            runs[-1] = (runs[-1][0], day)
+        else:
+            runs.append((day, day))
+    return runs
+
+
 def days_rollup(*, contract: Contract, days: list[date]) -> None:
     """Rebuild the call and outcome rollups of ``days`` (local to the contract)."""
+    days = sorted(set(days))
     tz = contract.tz
-    params = {
-        "tz": contract.timezone,
-        "contract_id": contract.id,
-        "start": local_midnight_utc(min(days), tz),
-        "end": local_midnight_utc(max(days) + timedelta(days=1), tz),
-        "days": days,
-    }
+    targets = (
+        (CallRollup, CALL_AGGREGATE, CALL_ROLLUP_COLUMNS),
+        (OutcomeRollup, OUTCOME_AGGREGATE, OUTCOME_ROLLUP_COLUMNS),
+    )
     with connection.cursor() as cursor:
-        for table, sql in (
-            ("ledger_callrollup", CALL_ROLLUP_SQL),
-            ("ledger_outcomerollup", OUTCOME_ROLLUP_SQL),
-        ):
-            cursor.execute(
-                f"DELETE FROM {table} WHERE contract_id = %s AND day = ANY(%s)",
-                [contract.id, days],
+        for model, aggregate, columns in targets:
+            model.objects.filter(contract=contract, day__in=days).delete()
+            rows = []
+            for first, last in _runs(days):
+                cursor.execute(
+                    aggregate,
+                    {
+                        "tz": contract.timezone,
+                        "contract_id": contract.id,
+                        "start": local_midnight_utc(first, tz),
+                        "end": local_midnight_utc(last + timedelta(days=1), tz),
+                    },
+                )
+                rows += cursor.fetchall()
+            model.objects.bulk_create(
+                model(contract=contract, **dict(zip(columns, row, strict=True))) for row in rows
             )
-            cursor.execute(sql, params)
 
 
 def rollups_refresh() -> RollupReport:

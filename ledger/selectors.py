@@ -89,40 +89,55 @@ def outcome_get(*, contract: Contract, external_id: str) -> Outcome:
 # The digest (API.md "Digest"): lines sorted bytewise. Every call line starts
 # "call\t" and every outcome line "outcome\t", so calls come first; within a
 # kind, lines sort as their external ids do, because ids hold no control
-# character (ledger.records) and the column's "C" collation orders by bytes.
-# COPY's text format writes exactly "a\tb\tc\n"; its only escape for such
-# values is a doubled backslash, undone per row (libpq hands over one row at
-# a time).
-DIGEST_CALLS_SQL = """
-COPY (SELECT 'call', external_id, cost_usd FROM ledger_call
-       WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
-       ORDER BY external_id) TO STDOUT
+# character (ledger.records) and the column's "C" collation orders by bytes,
+# which the unique index already does. COPY's CSV format with a tab
+# delimiter writes each row exactly as its digest line: it quotes a value
+# only when it holds the delimiter, a line break or the quote character, and
+# the quote character chosen here (\x01) is a control character no value
+# can hold; unlike the text format, it escapes nothing.
+DIGEST_COPY = "COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\t', QUOTE E'\\x01')"
+DIGEST_CALLS = """
+SELECT 'call', external_id, cost_usd FROM ledger_call
+ WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
+ ORDER BY external_id
 """
-DIGEST_OUTCOMES_SQL = """
-COPY (SELECT 'outcome', external_id, value, ledger_outcome_status(contract_id, id)
-        FROM ledger_outcome
-       WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
-       ORDER BY external_id) TO STDOUT
+DIGEST_OUTCOMES = """
+SELECT 'outcome', external_id, value, status FROM ledger_outcome_current
+ WHERE contract_id = {contract_id} AND occurred_at >= {start} AND occurred_at < {end}
+ ORDER BY external_id
 """
 
 
-def digest_input_lines(*, contract: Contract, start: datetime, end: datetime):
-    """The canonical digest text of [start, end), one UTF-8 line at a time."""
+def _digest_copies(contract: Contract, start: datetime, end: datetime):
     params = {
         "contract_id": sql.Literal(contract.id),
         "start": sql.Literal(start),
         "end": sql.Literal(end),
     }
+    for query in (DIGEST_CALLS, DIGEST_OUTCOMES):
+        yield sql.SQL(DIGEST_COPY.format(query=query)).format(**params)
+
+
+def digest_input_chunks(*, contract: Contract, start: datetime, end: datetime, size=1 << 16):
+    """The canonical digest text of [start, end), in chunks of about ``size``
+    bytes (what the digest-input endpoint streams)."""
+    buffer = bytearray()
     with connection.cursor() as cursor:
-        for query in (DIGEST_CALLS_SQL, DIGEST_OUTCOMES_SQL):
-            with cursor.cursor.copy(sql.SQL(query).format(**params)) as copy:
+        for statement in _digest_copies(contract, start, end):
+            with cursor.cursor.copy(statement) as copy:
                 for row in copy:
-                    line = bytes(row)
-                    yield line.replace(b"\\\\", b"\\") if b"\\" in line else line
+                    buffer += row
+                    if len(buffer) >= size:
+                        yield bytes(buffer)
+                        buffer.clear()
+    if buffer:
+        yield bytes(buffer)
 
 
 def input_digest(*, contract: Contract, start: datetime, end: datetime) -> str:
+    """SHA-256 of the digest text, lowercase hex; call inside a transaction
+    when it must agree with other reads (settlement does)."""
     digest = hashlib.sha256()
-    for line in digest_input_lines(contract=contract, start=start, end=end):
-        digest.update(line)
+    for chunk in digest_input_chunks(contract=contract, start=start, end=end):
+        digest.update(chunk)
     return digest.hexdigest()
