@@ -43,5 +43,5 @@ class SpendAlertListView(APIView):
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
         alerts = spend_alert_list(contract=contract).select_related("contract")
-        rows, next_url = keyset_page(request, alerts, time_field="created_at")
+        rows, next_url = keyset_page(request, alerts, field="created_at")
         return page_response(SpendAlertSerializer, rows, next_url)

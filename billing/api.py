@@ -40,7 +40,7 @@ class OrganizationListView(APIView):
     )
     def get(self, request: Request) -> Response:
         # Admin only, so no scoping: every organization is within reach.
-        rows, next_url = keyset_page(request, Organization.objects.all(), time_field="created_at")
+        rows, next_url = keyset_page(request, Organization.objects.all(), field="created_at")
         return page_response(OrganizationSerializer, rows, next_url)
 
     @extend_schema(

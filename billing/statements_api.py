@@ -149,7 +149,7 @@ class StatementListView(APIView):
                     for statement in statements.order_by("number").iterator(chunk_size=2000)
                 ),
             )
-        rows, next_url = keyset_page(request, statements, time_field="issued_at")
+        rows, next_url = keyset_page(request, statements, field="issued_at")
         return page_response(StatementSerializer, rows, next_url)
 
 

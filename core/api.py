@@ -103,26 +103,33 @@ def _decode_cursor(raw: str) -> list:
         raise InvalidInput("'cursor' is not a cursor this API issued") from exc
 
 
-def keyset_page(request: Request, queryset, *, time_field: str = "occurred_at"):
-    """One page of ``queryset`` ordered by (time_field, id), and the URL of the
+def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
+    """One page of ``queryset`` ordered by (field, id), and the URL of the
     next page (None at the end). Keyset, not offset: stable under inserts and
-    as fast on the last page as on the first."""
+    as fast on the last page as on the first. ``field`` is a time or text
+    column."""
     limit = _limit(request)
-    queryset = queryset.order_by(time_field, "id")
+    queryset = queryset.order_by(field, "id")
+    is_time = queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField"
     cursor = request.query_params.get("cursor")
     if cursor:
-        after_time, after_id = _decode_cursor(cursor)
-        after = parse_time(after_time, "cursor")
+        decoded = _decode_cursor(cursor)
+        if not (isinstance(decoded, list) and len(decoded) == 2 and isinstance(decoded[1], int)):
+            raise InvalidInput("'cursor' is not a cursor this API issued")
+        after, after_id = decoded
+        if is_time:
+            after = parse_time(after, "cursor")
         queryset = queryset.filter(
-            Q(**{f"{time_field}__gt": after}) | Q(**{time_field: after, "id__gt": after_id})
+            Q(**{f"{field}__gt": after}) | Q(**{field: after, "id__gt": after_id})
         )
     rows = list(queryset[: limit + 1])
     next_url = None
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
+        value = getattr(last, field)
         params = request.query_params.copy()
-        params["cursor"] = _encode_cursor([getattr(last, time_field).isoformat(), last.id])
+        params["cursor"] = _encode_cursor([value.isoformat() if is_time else value, last.id])
         next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
     return rows, next_url
 

@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.auth import IsAdmin
-from core.api import _decode_cursor, _encode_cursor, _limit, keyset_page, page_response
-from core.errors import InvalidInput
+from core.api import keyset_page, page_response
 from routing import selectors, services
 from routing.serializers import (
     LlmModelInSerializer,
@@ -29,25 +28,6 @@ class AdminWrites(APIView):
         return super().get_permissions()
 
 
-def _name_page(request: Request, queryset):
-    """Keyset pagination on the unique, sorted model name."""
-    limit = _limit(request)
-    queryset = queryset.order_by("name")
-    cursor = request.query_params.get("cursor")
-    if cursor:
-        after = _decode_cursor(cursor)
-        if not (isinstance(after, list) and len(after) == 1 and isinstance(after[0], str)):
-            raise InvalidInput("'cursor' is not a cursor this API issued")
-        queryset = queryset.filter(name__gt=after[0])
-    rows = list(queryset[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    rows = rows[:limit]
-    params = request.query_params.copy()
-    params["cursor"] = _encode_cursor([rows[-1].name])
-    return rows, request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-
-
 class ModelListView(AdminWrites):
     @extend_schema(
         operation_id="models_list",
@@ -56,7 +36,7 @@ class ModelListView(AdminWrites):
         summary="The model catalog (every role)",
     )
     def get(self, request: Request) -> Response:
-        rows, next_url = _name_page(request, selectors.model_list())
+        rows, next_url = keyset_page(request, selectors.model_list(), field="name")
         return page_response(LlmModelSerializer, rows, next_url)
 
     @extend_schema(
@@ -83,7 +63,7 @@ class ModelPriceListView(AdminWrites):
     def get(self, request: Request, name: str) -> Response:
         model = selectors.model_get(name=name)
         prices = selectors.price_list(model=model).select_related("llm_model")
-        rows, next_url = keyset_page(request, prices, time_field="effective_from")
+        rows, next_url = keyset_page(request, prices, field="effective_from")
         return page_response(PriceSerializer, rows, next_url)
 
     @extend_schema(
