@@ -22,8 +22,8 @@ from routing.models import PolicyVersion
 # accepted value; each (group, task_ref) gets value x its cost / the
 # task_ref's cost (its share of the calls when the task_ref cost nothing). A
 # task is a distinct task_ref; a success, a task with at least one accepted
-# outcome. Calls without task_ref add cost but no task. Calls and outcomes
-# both count inside [start, end).
+# outcome (current status: the view of ledger migration 0007). Calls without
+# task_ref add cost but no task. Calls and outcomes count inside [start, end).
 STATS_SQL = """
 WITH per_task AS (
     SELECT {group}, task_ref, sum(cost_usd) AS cost, count(*) AS calls,
@@ -35,9 +35,9 @@ WITH per_task AS (
      GROUP BY {group}, task_ref
 ), accepted AS (
     SELECT task_ref, sum(value) AS value
-      FROM ledger_outcome
+      FROM ledger_outcome_current
      WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-       AND task_ref IS NOT NULL AND ledger_outcome_status(contract_id, id) = 'accepted'
+       AND task_ref IS NOT NULL AND status = 'accepted'
      GROUP BY task_ref
 )
 SELECT {group_of_t}, count(t.task_ref), count(a.task_ref), sum(t.cost),

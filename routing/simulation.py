@@ -211,9 +211,8 @@ SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, c.frontier_cost, coales
           FROM ledger_call WHERE contract_id = %(contract_id)s GROUP BY 1) c
   LEFT JOIN (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
                     count(*) AS accepted, sum(value) AS value
-               FROM ledger_outcome
-              WHERE contract_id = %(contract_id)s
-                AND ledger_outcome_status(contract_id, id) = 'accepted'
+               FROM ledger_outcome_current
+              WHERE contract_id = %(contract_id)s AND status = 'accepted'
               GROUP BY 1) o USING (week)
  ORDER BY 1
 """
