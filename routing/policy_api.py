@@ -130,7 +130,7 @@ class VersionsView(APIView):
         if start > end:
             raise InvalidInput("'from' must not be after 'to'")
         policies, next_url = keyset_page(
-            request, policy_version_list(contract=contract), time_field="created_at"
+            request, policy_version_list(contract=contract), field="created_at"
         )
         rows = policy_versions_compare(contract=contract, policies=policies, start=start, end=end)
         data = VersionComparisonSerializer(rows, many=True).data
