@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/python manage.py demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -q
 
 serve: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
