@@ -1,7 +1,11 @@
 """Bearer API keys (API.md "Conventions": Auth)."""
 
+import hashlib
+import time
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
@@ -30,6 +34,42 @@ class Principal:
         return cls(key.organization_id, key.organization.slug, key.role, key.prefix)
 
 
+# Keys verified in this process in the last API_KEY_CACHE_SECONDS, by the
+# SHA-256 of the key: looking a key up and checking its hash is most of the
+# CPU of a small request (a route decision, docs/ROUTING.md). A key revoked
+# through billing.services.apikey_revoke stops working at once in the
+# revoking process and within that many seconds in every other one.
+_verified: dict[bytes, tuple[Principal, float]] = {}
+_VERIFIED_MAX = 10_000
+
+
+def verified_keys_forget() -> None:
+    _verified.clear()
+
+
+def _verify(key: str) -> Principal:
+    digest = hashlib.sha256(key.encode()).digest()
+    now = time.monotonic()
+    hit = _verified.get(digest)
+    if hit is not None and hit[1] > now:
+        return hit[0]
+    try:
+        api_key = ApiKey.objects.get_from_key(key)
+    except ApiKey.DoesNotExist as exc:
+        raise exceptions.AuthenticationFailed("unknown or revoked API key") from exc
+    if api_key.has_expired:
+        raise exceptions.AuthenticationFailed("this API key has expired")
+    principal = Principal.of(api_key)
+    keep = settings.API_KEY_CACHE_SECONDS
+    if api_key.expiry_date is not None:
+        keep = min(keep, (api_key.expiry_date - timezone.now()).total_seconds())
+    if keep > 0:
+        if len(_verified) >= _VERIFIED_MAX:
+            _verified.clear()
+        _verified[digest] = (principal, now + keep)
+    return principal
+
+
 class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
@@ -38,13 +78,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
             return None
-        try:
-            api_key = ApiKey.objects.get_from_key(key.strip())
-        except ApiKey.DoesNotExist as exc:
-            raise exceptions.AuthenticationFailed("unknown or revoked API key") from exc
-        if api_key.has_expired:
-            raise exceptions.AuthenticationFailed("this API key has expired")
-        return (None, Principal.of(api_key))
+        return (None, _verify(key.strip()))
 
     def authenticate_header(self, request) -> str:
         return self.keyword

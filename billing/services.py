@@ -16,6 +16,7 @@ from typing import TypedDict
 
 from django.db import IntegrityError, transaction
 
+from billing.auth import verified_keys_forget
 from billing.models import (
     ApiKey,
     Contract,
@@ -121,6 +122,7 @@ def apikey_revoke(*, key: ApiKey) -> ApiKey:
     is harmless."""
     key.revoked = True
     key.save(update_fields=["revoked"])
+    verified_keys_forget()
     return key
 
 

@@ -1,0 +1,58 @@
+"""A verified API key is trusted for API_KEY_CACHE_SECONDS in the process
+that verified it; revoking it through the service ends that at once."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from billing.auth import verified_keys_forget
+from billing.models import ApiKey
+from billing.services import apikey_revoke
+from tests.conftest import client_for
+from tests.factories import api_key_create
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    verified_keys_forget()
+    yield
+    verified_keys_forget()
+
+
+def _key_lookups(client) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get("/api/v1/contracts").status_code == 200
+    return sum("billing_apikey" in q["sql"] for q in queries.captured_queries)
+
+
+def test_a_verified_key_is_not_looked_up_again_within_the_cache_time(contract):
+    client = client_for(api_key_create(organization=contract.vendor, role="vendor"))
+
+    assert (_key_lookups(client), _key_lookups(client)) == (1, 0)
+
+
+def test_with_no_cache_time_every_request_looks_the_key_up(contract, settings):
+    settings.API_KEY_CACHE_SECONDS = 0
+    client = client_for(api_key_create(organization=contract.vendor, role="vendor"))
+
+    assert (_key_lookups(client), _key_lookups(client)) == (1, 1)
+
+
+def test_a_key_revoked_through_the_service_is_refused_at_once(contract):
+    secret = api_key_create(organization=contract.vendor, role="vendor")
+    client = client_for(secret)
+    assert client.get("/api/v1/contracts").status_code == 200
+
+    apikey_revoke(key=ApiKey.objects.get(prefix=secret.partition(".")[0]))
+
+    refused = client.get("/api/v1/contracts")
+    assert refused.status_code == 401
+    assert refused.json()["error"]["code"] == "unauthenticated"
+
+
+def test_a_wrong_secret_with_a_known_prefix_is_refused_even_after_the_key_was_cached(contract):
+    secret = api_key_create(organization=contract.vendor, role="vendor")
+    assert client_for(secret).get("/api/v1/contracts").status_code == 200
+    forged = secret.partition(".")[0] + ".not-the-secret"
+
+    assert client_for(forged).get("/api/v1/contracts").status_code == 401
