@@ -2,12 +2,13 @@
 
 A batch whose external ids look new is COPYed straight into the table, in a
 savepoint: the fast path (docs/BENCHMARKS.md). Any other batch, or one whose
-COPY meets an existing id, takes the general path: COPY into a per-connection
-temp table, then ``INSERT ... ON CONFLICT (contract_id, external_id) DO
-NOTHING RETURNING``. Rows that were not inserted already existed (possibly
-committed a moment ago by a concurrent batch: the insert waits for it);
-their stored fingerprint tells a duplicate from a conflict. The stored row
-is never touched.
+COPY meets an existing id, takes the general path: the ids already stored
+are classified by their stored fingerprint (same: a duplicate; other: a
+conflict), and the rest is COPYed into a per-connection temp table, then
+moved with ``INSERT ... ON CONFLICT (contract_id, external_id) DO NOTHING
+RETURNING``. A row that a concurrent batch stored in between is not
+inserted (the insert waits for that batch) and is classified like the
+others. The stored row is never touched.
 
 Rows go in external_id order on both paths: concurrent batches that overlap
 then take their key locks in one order and wait on each other instead of
@@ -42,7 +43,8 @@ def store_new(
     result = StoreResult()
     if not rows:
         return result
-    rows = sorted(rows, key=itemgetter(columns.index("external_id")))
+    key = itemgetter(columns.index("external_id"))
+    rows = sorted(rows, key=key)
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
         if _looks_new(cursor, table, contract_id, list(fingerprints)) and _copy_in(
@@ -50,20 +52,40 @@ def store_new(
         ):
             result.inserted = set(fingerprints)
             return result
-        result.inserted = _insert_new(cursor, table, column_list, rows)
-        existing = [e for e in fingerprints if e not in result.inserted]
-        if existing:
-            cursor.execute(
-                f"SELECT external_id, fingerprint FROM {table} "
-                f"WHERE contract_id = %s AND external_id = ANY(%s)",
-                [contract_id, existing],
-            )
-            for external_id, stored in cursor.fetchall():
-                if bytes(stored) == fingerprints[external_id]:
-                    result.duplicates.add(external_id)
-                else:
-                    result.conflicts.add(external_id)
+        # A replay, or a batch that met stored ids: classify what is stored
+        # first, so that a replayed batch never goes through an insert.
+        _classify(cursor, table, contract_id, fingerprints, list(fingerprints), result)
+        known = result.duplicates | result.conflicts
+        remaining = [row for row in rows if key(row) not in known]
+        if remaining:
+            result.inserted = _insert_new(cursor, table, column_list, remaining)
+            # Rows a concurrent batch stored between the two statements.
+            raced = [key(row) for row in remaining if key(row) not in result.inserted]
+            if raced:
+                _classify(cursor, table, contract_id, fingerprints, raced, result)
     return result
+
+
+def _classify(
+    cursor,
+    table: str,
+    contract_id: int,
+    fingerprints: dict[str, bytes],
+    external_ids: list[str],
+    result: StoreResult,
+) -> None:
+    """Stored ids among ``external_ids``: same fingerprint, a duplicate;
+    another, a conflict."""
+    cursor.execute(
+        f"SELECT external_id, fingerprint FROM {table} "
+        f"WHERE contract_id = %s AND external_id = ANY(%s)",
+        [contract_id, external_ids],
+    )
+    for external_id, stored in cursor.fetchall():
+        if bytes(stored) == fingerprints[external_id]:
+            result.duplicates.add(external_id)
+        else:
+            result.conflicts.add(external_id)
 
 
 def _looks_new(cursor, table: str, contract_id: int, external_ids: list[str]) -> bool:
