@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 from rich.console import Console
 from rich.table import Table
 
 from billing.models import Statement
 from config.nightly import nightly_chain
-from core.demo import demo_seed
+from core.demo import demo_seed, demo_settle_as_of
+from routing.policy_selectors import policy_current
 
 
 def _money(value: Decimal, currency: str = "USD") -> str:
@@ -41,13 +41,16 @@ class Command(BaseCommand):
                 f"Contract [bold]{contract.code}[/] was seeded before; not seeding again."
             )
         with console.status("Running the nightly chain..."):
-            nightly_chain(timezone.now()).apply().get()
+            # The first night the demo month is due: it settles October and
+            # learns routing weights from its last four weeks.
+            nightly_chain(demo_settle_as_of()).apply().get()
         statement = (
             Statement.objects.filter(contract=contract, kind="settlement")
             .order_by("period_start")
             .first()
         )
         self._summary(console, contract, statement)
+        self._routing(console, contract)
         console.print(
             "\n[bold]Where to look next[/]\n"
             "  make serve, then http://127.0.0.1:8000/api/docs/ (Swagger UI)\n"
@@ -57,6 +60,16 @@ class Command(BaseCommand):
             f"{statement.number if statement else 1}\n"
             "  python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
         )
+
+    def _routing(self, console: Console, contract) -> None:
+        policy = policy_current(contract=contract)
+        table = Table(title=f"Routing weights learned (policy version {policy.version})")
+        table.add_column("task type")
+        table.add_column("weights (share of requests per model)")
+        for task_type, entry in sorted(policy.task_types.items()):
+            weights = sorted(entry["weights"].items(), key=lambda kv: -Decimal(kv[1]))
+            table.add_row(task_type, ", ".join(f"{model} {Decimal(w):.0%}" for model, w in weights))
+        console.print(table)
 
     def _summary(self, console: Console, contract, statement: Statement | None) -> None:
         if statement is None:
