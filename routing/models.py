@@ -49,6 +49,18 @@ class ModelAlias(models.Model):
         return self.alias
 
 
+OPTIONAL_PRICES = (
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "long_context_input",
+    "long_context_output",
+    "long_context_cache_read",
+    "long_context_cache_write",
+    "long_context_cache_write_1h",
+)
+
+
 class Price(models.Model):
     """One price row: in force from ``effective_from`` until the next row of
     the same (model, service tier). A null cache price means "the input price";
@@ -86,6 +98,14 @@ class Price(models.Model):
                 condition=models.Q(input__gte=0, output__gte=0, per_request_usd__gte=0),
                 name="price_not_negative",
             ),
+            *[
+                models.CheckConstraint(
+                    condition=models.Q(**{f"{name}__isnull": True})
+                    | models.Q(**{f"{name}__gte": 0}),
+                    name=f"price_{name}_not_negative",
+                )
+                for name in OPTIONAL_PRICES
+            ],
             models.CheckConstraint(
                 condition=models.Q(long_context_threshold__isnull=True)
                 | models.Q(long_context_input__isnull=False, long_context_output__isnull=False),
