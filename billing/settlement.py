@@ -272,6 +272,13 @@ class SettlementReport:
     settled: list[Statement]
     adjusted: list[Statement]
 
+    def numbers(self) -> dict[str, list[int]]:
+        """The statement numbers issued (what the Celery tasks return)."""
+        return {
+            "settled": [s.number for s in self.settled],
+            "adjusted": [s.number for s in self.adjusted],
+        }
+
 
 @contextmanager
 def _contract_lock(contract_id: int):

@@ -13,11 +13,7 @@ from billing import alerts, settlement
     max_retries=5,
 )
 def settlements_run(as_of: str) -> dict:
-    report = settlement.settlements_run(as_of=datetime.fromisoformat(as_of))
-    return {
-        "settled": [s.number for s in report.settled],
-        "adjusted": [s.number for s in report.adjusted],
-    }
+    return settlement.settlements_run(as_of=datetime.fromisoformat(as_of)).numbers()
 
 
 @shared_task(
@@ -28,13 +24,8 @@ def settlements_run(as_of: str) -> dict:
     max_retries=5,
 )
 def contract_settle(contract_id: int, as_of: str) -> dict:
-    report = settlement.contract_settle(
-        contract_id=contract_id, as_of=datetime.fromisoformat(as_of)
-    )
-    return {
-        "settled": [s.number for s in report.settled],
-        "adjusted": [s.number for s in report.adjusted],
-    }
+    as_of_time = datetime.fromisoformat(as_of)
+    return settlement.contract_settle(contract_id=contract_id, as_of=as_of_time).numbers()
 
 
 @shared_task(
