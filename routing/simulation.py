@@ -281,6 +281,7 @@ def chart_write(result: Result, path: Path) -> Path:
     """A self-contained HTML page (inline SVG): value per dollar and cost
     per week, routed against uniform and always-frontier routing."""
     numbers = [w.number for w in result.weeks]
+    # Floats here only place points on the chart; no amount is stored from them.
     uniform = float(expected_value_per_dollar(UNIFORM))
     frontier = float(expected_value_per_dollar(FRONTIER))
     per_dollar = {
