@@ -146,7 +146,7 @@ def main() -> None:
     env = production_env(database_prepare(name="outcome_ledger_bench_settle"))
     database_migrate(env)
     django_setup(env)
-    console = Console()
+    console = Console(width=120)
     rows = []
     for calls in (args.calls // 10, args.calls):
         with console.status(f"{calls:,} calls: generating, rolling up, settling..."):
