@@ -7,6 +7,7 @@ is required.
 """
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -75,6 +76,9 @@ TEMPLATES = [
 
 if env.str("DATABASE_URL", default=""):
     DATABASES = {"default": env.db("DATABASE_URL")}
+    # A Unix socket directory is written percent-encoded in a URL's host
+    # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
+    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"] or "")
 else:
     DATABASES = {"default": embedded_database_settings(BASE_DIR / ".pgdata")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)

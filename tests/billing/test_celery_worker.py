@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
@@ -37,8 +38,11 @@ SETTLED_WITHIN_S = 60
 def worker_database_url() -> str:
     """The test database pytest-django created, for the worker process."""
     db = settings.DATABASES["default"]
+    # The embedded server listens on a socket directory: a percent-encoded
+    # path is a host in a database URL.
+    host = quote(db["HOST"], safe="")
     return (
-        f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+        f"postgres://{db['USER']}:{db.get('PASSWORD', '')}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
     )
 
 
