@@ -274,8 +274,9 @@ class Statement(models.Model):
     @property
     def few_outcomes(self) -> bool:
         """DESIGN.md "Statistical honesty": the guarantee figure rests on too
-        few accepted outcomes (the payout is still computed)."""
-        return self.accepted_outcomes < self.min_sample
+        few accepted outcomes (the payout is still computed). An adjustment
+        shows differences, so the count is the period's as re-settled."""
+        return self.period_figures["accepted_outcomes"] < self.min_sample
 
 
 class SpendCounter(models.Model):

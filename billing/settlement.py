@@ -8,11 +8,12 @@ charges = usage_charges + outcome_fees + fixed_fee, shortfall =
 max(0, guaranteed_value - value), and so on (docs/SETTLEMENT.md).
 """
 
+import logging
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
@@ -27,6 +28,7 @@ from ledger.rollups import days_rollup, dirty_marks
 from ledger.selectors import input_digest
 
 SETTLEMENT_LOCK = 0x5E77
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +82,15 @@ class Figures:
             raw = data[f.name]
             values[f.name] = raw if raw is None or isinstance(raw, int) else Decimal(raw)
         return cls(**values)
+
+    def same_period_as(self, earlier: "Figures") -> bool:
+        """The period's own figures are unchanged. cap_remaining is left out:
+        it moves with other periods' payouts, which is no reason to issue a
+        statement for this one."""
+        return all(
+            getattr(self, name) == getattr(earlier, name)
+            for name in (*self.DIFFERENCED, "roi", "efficiency")
+        )
 
     def minus(self, earlier: "Figures") -> "Figures":
         changes = {name: getattr(self, name) - getattr(earlier, name) for name in self.DIFFERENCED}
@@ -243,7 +254,11 @@ def figures_compute(
         value = round_total(sums["value"], currency)
         guaranteed = round_total(contract.guarantee_multiple * charges, currency)
         shortfall = max(Decimal(0), guaranteed - value)
-        cap_available = max(Decimal(0), contract.payout_cap - payouts_elsewhere)
+        # Down to the minor unit: a cap written with more places than the
+        # currency has is never exceeded by a payout rounded to it.
+        cap_available = round_total(
+            max(Decimal(0), contract.payout_cap - payouts_elsewhere), currency, rounding=ROUND_FLOOR
+        )
         payout = min(round_total(shortfall * contract.payout_share, currency), cap_available)
         cost = round_total(sums["cost_usd"], "USD")
         baseline = round_total(sums["baseline_cost_usd"], "USD")
@@ -356,7 +371,7 @@ def _issue(
     figures = figures_compute(contract=contract, sums=detail.sums, payouts_elsewhere=elsewhere)
     if previous is not None:
         earlier = Figures.from_json(previous.period_figures)
-        if digest == previous.input_digest and figures == earlier:
+        if digest == previous.input_digest and figures.same_period_as(earlier):
             return None
         shown = figures.minus(earlier)
     else:
@@ -402,11 +417,27 @@ def _next_number(contract: Contract) -> int:
     return (last.number + 1) if last else 1
 
 
+class SettlementFailed(Exception):
+    """Some contracts could not be settled; the others were."""
+
+
 def settlements_run(*, as_of: datetime) -> SettlementReport:
-    """Settle every contract (the nightly chain's second step)."""
-    settled, adjusted = [], []
+    """Settle every contract (the nightly chain's second step). A contract
+    that fails does not hold back the others: each settles in its own
+    transaction, and the failures are raised together at the end, so the
+    task's retry settles what is left (the rest issues nothing twice)."""
+    settled, adjusted, failed = [], [], {}
     for contract_id in Contract.objects.order_by("id").values_list("id", flat=True):
-        report = contract_settle(contract_id=contract_id, as_of=as_of)
+        try:
+            report = contract_settle(contract_id=contract_id, as_of=as_of)
+        except Exception as exc:  # one contract's failure must not stop the rest
+            logger.exception("settling contract %s failed", contract_id)
+            failed[contract_id] = exc
+            continue
         settled += report.settled
         adjusted += report.adjusted
+    if failed:
+        raise SettlementFailed(f"contracts not settled: {sorted(failed)}") from next(
+            iter(failed.values())
+        )
     return SettlementReport(settled=settled, adjusted=adjusted)

@@ -53,9 +53,12 @@ def minor_unit(currency: str) -> int:
     return _MINOR_UNITS.get(currency.upper(), 2)
 
 
-def round_total(value: Decimal, currency: str) -> Decimal:
-    """A statement total, to the currency's minor unit (ROUND_HALF_EVEN)."""
-    return value.quantize(Decimal(1).scaleb(-minor_unit(currency)), context=_ROUNDING)
+def round_total(value: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """A statement total, to the currency's minor unit (ROUND_HALF_EVEN
+    unless told otherwise)."""
+    return value.quantize(
+        Decimal(1).scaleb(-minor_unit(currency)), rounding=rounding, context=_ROUNDING
+    )
 
 
 UNITS_PER_USD = 10**AMOUNT_PLACES
