@@ -88,3 +88,16 @@ def statement_get(*, contract: Contract, number: int) -> Statement:
     if statement is None:
         raise NotFound(f"no statement #{number} in contract '{contract.code}'")
     return statement
+
+
+def statement_superseded_by(*, statement: Statement) -> Statement | None:
+    """The latest later statement of the same period, if any."""
+    return (
+        Statement.objects.filter(
+            contract_id=statement.contract_id,
+            period_start=statement.period_start,
+            number__gt=statement.number,
+        )
+        .order_by("-number")
+        .first()
+    )

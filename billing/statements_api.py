@@ -21,9 +21,10 @@ from rest_framework.views import APIView
 
 from billing import charts
 from billing.models import Statement
-from billing.selectors import contract_get, statement_get, statement_list
+from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
 from core.api import keyset_page, page_response
 from core.csv_export import ExportNegotiation, csv_response, export_format
+from core.errors import Conflict
 from core.localtime import local_midnight_utc
 from core.money import minor_unit
 from ledger.selectors import digest_input_chunks
@@ -234,6 +235,16 @@ class StatementDigestInputView(APIView):
     def get(self, request: Request, code: str, number: int):
         contract = contract_get(principal=request.auth, code=code)
         statement = statement_get(contract=contract, number=number)
+        later = statement_superseded_by(statement=statement)
+        if later is not None:
+            # The text is the period's records as they stand now, which hash
+            # to the latest statement's digest, not to this one's.
+            raise Conflict(
+                f"statement #{number} was superseded by adjustment #{later.number}, whose "
+                "digest covers the period as re-settled; read that statement's digest-input",
+                code="superseded",
+                details={"superseded_by": later.number},
+            )
         lines = digest_input_chunks(
             contract=contract,
             start=local_midnight_utc(statement.period_start, contract.tz),

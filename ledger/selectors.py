@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import CharField, F, Func, QuerySet
 from psycopg import sql
 
@@ -120,9 +120,13 @@ def _digest_copies(contract: Contract, start: datetime, end: datetime):
 
 def digest_input_chunks(*, contract: Contract, start: datetime, end: datetime, size=1 << 16):
     """The canonical digest text of [start, end), in chunks of about ``size``
-    bytes (what the digest-input endpoint streams)."""
+    bytes (what the digest-input endpoint streams). Calls and outcomes are
+    read in one snapshot (a caller's transaction, else one of its own)."""
     buffer = bytearray()
-    with connection.cursor() as cursor:
+    outermost = not connection.in_atomic_block
+    with transaction.atomic(), connection.cursor() as cursor:
+        if outermost:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         for statement in _digest_copies(contract, start, end):
             with cursor.cursor.copy(statement) as copy:
                 for row in copy:

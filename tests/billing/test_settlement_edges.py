@@ -15,6 +15,8 @@ from ledger.journal import account_balances
 from ledger.records import OutcomeIn
 from tests.billing.settlement_reference import CATALOG, Terms, catalog_create, contract_create
 from tests.billing.settlement_reference import ingest as ingest_records
+from tests.conftest import client_for
+from tests.factories import api_key_create
 
 D = Decimal
 FEBRUARY_DUE = datetime(2026, 3, 8, tzinfo=UTC)
@@ -111,3 +113,27 @@ def test_one_contract_failing_does_not_hold_back_the_others(catalog, monkeypatch
 
     assert Statement.objects.filter(contract=second).count() == 1
     assert Statement.objects.filter(contract=first).count() == 0
+
+
+def test_digest_input_of_a_superseded_statement_names_the_adjustment_instead_of_misleading(
+    catalog,
+):
+    contract = contract_create(Terms(values={("task_completed", None): D("10")}), code="superseded")
+    ingest_records(contract, outcomes=[outcome("a", 1), outcome("b", 1)])
+    contract_settle(contract_id=contract.id, as_of=datetime(2026, 2, 8, tzinfo=UTC))
+    services.outcome_status_change(
+        contract=contract, external_id="b", to_status="disputed", actor="t", reason="r"
+    )
+    contract_settle(contract_id=contract.id, as_of=datetime(2026, 2, 9, tzinfo=UTC))
+    client = client_for(api_key_create(organization=contract.customer, role="customer"))
+
+    original = client.get("/api/v1/contracts/superseded/statements/1/digest-input")
+    latest = client.get("/api/v1/contracts/superseded/statements/2/digest-input")
+
+    assert original.status_code == 409
+    assert original.json()["error"]["code"] == "superseded"
+    assert original.json()["error"]["details"] == {"superseded_by": 2}
+    assert latest.status_code == 200
+    assert b"".join(latest.streaming_content) == (
+        b"outcome\ta\t10.0000000000\taccepted\noutcome\tb\t10.0000000000\tdisputed\n"
+    )
