@@ -9,6 +9,7 @@ from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from billing import services
+from billing.auth import verified_keys_forget
 from billing.models import (
     ApiKey,
     Contract,
@@ -68,6 +69,11 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # A revoked box or a new expiry date applies at once in this process.
+        verified_keys_forget()
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request, queryset):

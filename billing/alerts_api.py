@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from billing.alerts import spend_alert_list
 from billing.models import SpendAlert
 from billing.selectors import contract_get
-from core.api import keyset_page, page_response
+from core.api import keyset_page, page_response, paginated
 
 
 class SpendAlertSerializer(serializers.ModelSerializer):
@@ -37,7 +37,7 @@ class SpendAlertListView(APIView):
     @extend_schema(
         operation_id="alerts_list",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses=SpendAlertSerializer(many=True),
+        responses=paginated(SpendAlertSerializer),
         summary="Spend alerts: one per (window, threshold) crossed",
     )
     def get(self, request: Request, code: str) -> Response:

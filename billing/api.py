@@ -17,7 +17,7 @@ from billing.serializers import (
     OrganizationCreateSerializer,
     OrganizationSerializer,
 )
-from core.api import keyset_page, page_response
+from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
 
 
 class AdminWritesMixin:
@@ -36,7 +36,7 @@ class OrganizationListView(APIView):
     @extend_schema(
         operation_id="organizations_list",
         parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
-        responses=OrganizationSerializer(many=True),
+        responses=paginated(OrganizationSerializer),
     )
     def get(self, request: Request) -> Response:
         # Admin only, so no scoping: every organization is within reach.
@@ -58,12 +58,13 @@ class OrganizationListView(APIView):
 class ContractListView(AdminWritesMixin, APIView):
     @extend_schema(
         operation_id="contracts_list",
-        parameters=[OpenApiParameter("limit", int)],
-        responses=ContractSummarySerializer(many=True),
+        parameters=PAGE_PARAMETERS,
+        responses=paginated(ContractSummarySerializer),
     )
     def get(self, request: Request) -> Response:
-        contracts = selectors.contract_list(principal=request.auth).order_by("code")
-        return page_response(ContractSummarySerializer, contracts, None)
+        contracts = selectors.contract_list(principal=request.auth)
+        rows, next_url = keyset_page(request, contracts, field="code")
+        return page_response(ContractSummarySerializer, rows, next_url)
 
     @extend_schema(
         operation_id="contracts_create",

@@ -44,7 +44,8 @@ class ApiKeyManager(BaseAPIKeyManager):
 
 class ApiKey(AbstractAPIKey):
     """A key belongs to one organization and has one role (API.md "Auth").
-    Only a hash is stored; ``revoked`` keys stop working at once."""
+    Only a hash is stored; a revoked key stops working within
+    API_KEY_CACHE_SECONDS (billing/auth.py)."""
 
     objects = ApiKeyManager()
 

@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from billing import charts
 from billing.models import Statement
 from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
-from core.api import keyset_page, page_response
+from core.api import keyset_page, page_response, paginated
 from core.csv_export import ExportNegotiation, csv_response, export_format
 from core.errors import Conflict
 from core.localtime import local_midnight_utc
@@ -132,7 +132,7 @@ class StatementListView(APIView):
         operation_id="statements_list",
         parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
         responses={
-            (200, "application/json"): StatementSerializer(many=True),
+            (200, "application/json"): paginated(StatementSerializer),
             (200, "text/csv"): OpenApiResponse(
                 OpenApiTypes.STR, description="every statement, one row each, with its totals"
             ),

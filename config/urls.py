@@ -7,9 +7,11 @@ from config.health import healthz, readyz
 api_v1 = [
     path("", include("billing.urls")),
     path("", include("billing.statement_urls")),
+    # Before ledger.urls: an outcome's external id may hold "/", so
+    # ".../outcomes/<id>/disputes" must be tried before ".../outcomes/<id>".
+    path("", include("ledger.dispute_urls")),
     path("", include("ledger.urls")),
     path("", include("ledger.otlp_urls")),
-    path("", include("ledger.dispute_urls")),
     path("", include("routing.urls")),
     path("", include("routing.policy_urls")),
 ]
@@ -22,3 +24,5 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
 ]
+
+handler404 = "core.api.not_found"

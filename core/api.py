@@ -5,9 +5,13 @@ import base64
 from datetime import datetime
 
 import msgspec
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db.models import Q
-from django.http import Http404
-from rest_framework import exceptions, status
+from django.http import Http404, JsonResponse
+from django.views.defaults import page_not_found
+from drf_spectacular.utils import OpenApiParameter, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -36,6 +40,12 @@ def error_response(status_code: int, code: str, message: str, details=None) -> R
 
 def exception_handler(exc, context):
     """Every error leaves as {"error": {"code", "message", "details"}}."""
+    if isinstance(exc, RequestDataTooBig):
+        return error_response(
+            413,
+            "batch_too_large",
+            f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
+        )
     if isinstance(exc, DomainError):
         set_rollback()
         return error_response(exc.status, exc.code, exc.message, exc.details)
@@ -56,6 +66,23 @@ def exception_handler(exc, context):
         response.status_code = status.HTTP_401_UNAUTHORIZED
         response["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def not_found(request, exception=None):
+    """handler404: a URL that matches no route answers the API's envelope
+    under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "error": {
+                    "code": "not_found",
+                    "message": f"no such URL: {request.path}",
+                    "details": None,
+                }
+            },
+            status=404,
+        )
+    return page_not_found(request, exception)
 
 
 def parse_time(value: str, name: str) -> datetime:
@@ -132,6 +159,24 @@ def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
         params["cursor"] = _encode_cursor([value.isoformat() if is_time else value, last.id])
         next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
     return rows, next_url
+
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}"),
+    OpenApiParameter("cursor", str, description="the cursor of the previous page's next URL"),
+]
+
+
+def paginated(serializer_class):
+    """The schema of one page of a list: {"results": [...], "next": url or null}."""
+    name = serializer_class.__name__.removesuffix("Serializer")
+    return inline_serializer(
+        name=f"{name}Page",
+        fields={
+            "results": serializer_class(many=True),
+            "next": serializers.URLField(allow_null=True),
+        },
+    )
 
 
 def page_response(serializer_class, rows, next_url, **context) -> Response:

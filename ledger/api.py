@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 
 from billing.metering import calls_record
 from billing.selectors import contract_get, contract_get_for_ingest
-from core.api import keyset_page, page_response, time_range
+from core.api import keyset_page, page_response, paginated, time_range
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import DomainError
@@ -97,7 +97,7 @@ class CallIngestView(APIView):
             OpenApiParameter("cursor", str),
             FORMAT_PARAMETER,
         ],
-        responses=_csv_schema(CallSerializer(many=True)),
+        responses=_csv_schema(paginated(CallSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
@@ -152,7 +152,7 @@ class OutcomeIngestView(APIView):
             OpenApiParameter("cursor", str),
             FORMAT_PARAMETER,
         ],
-        responses=_csv_schema(OutcomeSerializer(many=True)),
+        responses=_csv_schema(paginated(OutcomeSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)

@@ -6,7 +6,7 @@ urlpatterns = [
     path("contracts/<slug:code>/calls", api.CallIngestView.as_view(), name="calls"),
     path("contracts/<slug:code>/outcomes", api.OutcomeIngestView.as_view(), name="outcomes"),
     path(
-        "contracts/<slug:code>/outcomes/<str:external_id>",
+        "contracts/<slug:code>/outcomes/<path:external_id>",
         api.OutcomeDetailView.as_view(),
         name="outcome-detail",
     ),

@@ -2,14 +2,14 @@
 "Administration"). Every role reads; only admins write, and to anyone else
 a write answers 404 (billing.auth.IsAdmin, core.api's handler)."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.auth import IsAdmin
-from core.api import keyset_page, page_response
+from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
 from routing import selectors, services
 from routing.serializers import (
     LlmModelInSerializer,
@@ -17,8 +17,6 @@ from routing.serializers import (
     PriceInSerializer,
     PriceSerializer,
 )
-
-PAGE_PARAMETERS = [OpenApiParameter("limit", int), OpenApiParameter("cursor", str)]
 
 
 class AdminWrites(APIView):
@@ -32,7 +30,7 @@ class ModelListView(AdminWrites):
     @extend_schema(
         operation_id="models_list",
         parameters=PAGE_PARAMETERS,
-        responses=LlmModelSerializer(many=True),
+        responses=paginated(LlmModelSerializer),
         summary="The model catalog (every role)",
     )
     def get(self, request: Request) -> Response:
@@ -57,7 +55,7 @@ class ModelPriceListView(AdminWrites):
     @extend_schema(
         operation_id="model_prices_list",
         parameters=PAGE_PARAMETERS,
-        responses=PriceSerializer(many=True),
+        responses=paginated(PriceSerializer),
         summary="A model's effective-dated price rows, by name or alias (every role)",
     )
     def get(self, request: Request, name: str) -> Response:

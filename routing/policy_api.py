@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.selectors import contract_get
-from core.api import keyset_page, time_range
+from core.api import keyset_page, paginated, time_range
 from core.errors import InvalidInput
 from routing.policy_selectors import (
     EARLIEST,
@@ -120,7 +120,7 @@ class VersionsView(APIView):
             OpenApiParameter("limit", int),
             OpenApiParameter("cursor", str),
         ],
-        responses=VersionComparisonSerializer(many=True),
+        responses=paginated(VersionComparisonSerializer),
         summary="Policy versions compared by the realized figures of the calls they routed",
     )
     def get(self, request: Request, code: str) -> Response:
