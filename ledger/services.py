@@ -5,7 +5,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,8 @@ from billing.selectors import contract_schedules
 from core.batch import DecodedBatch, FieldError, Rejection, amount_errors
 from core.errors import Conflict, InvalidInput, NotFound
 from core.money import (
+    AMOUNT_LIMIT,
+    AMOUNT_LIMIT_UNITS,
     div_half_even,
     exact_context,
     from_units,
@@ -142,17 +144,27 @@ TIME_OUT_OF_RANGE = FieldError(
     "out_of_range",
     "occurred_at must fall within the years 1 to 9999, in UTC and in the contract's time zone",
 )
+AMOUNT_TOO_LARGE = "an amount of this record would reach 10^20, more than the ledger holds"
 
 
-def _placed(occurred_at: datetime, tz: tzinfo) -> tuple[datetime, date] | None:
-    """The instant in UTC and the contract-local day it falls on; None when
-    an offset pushes a time at the edge of the calendar (year 1 or 9999) out
-    of Python's range, so that such a record is rejected on its own instead
-    of failing the whole batch."""
+def _placed(occurred_at: datetime, contract: Contract) -> tuple[datetime, date] | FieldError:
+    """The instant in UTC and the contract-local day it falls on, or why the
+    record cannot be placed: an offset that pushes a time at the edge of the
+    calendar out of Python's range, or a day outside the contract's life,
+    which no period (and so no statement) would ever count."""
     try:
-        return occurred_at.astimezone(UTC), occurred_at.astimezone(tz).date()
+        placed = occurred_at.astimezone(UTC), occurred_at.astimezone(contract.tz).date()
     except OverflowError:
-        return None
+        return TIME_OUT_OF_RANGE
+    day = placed[1]
+    if day < contract.starts_on or (contract.ends_on is not None and day > contract.ends_on):
+        return FieldError(
+            "occurred_at",
+            "outside_contract",
+            f"occurred_at falls on {day} in {contract.timezone}, outside the contract's life "
+            f"({contract.starts_on} to {contract.ends_on or 'open'})",
+        )
+    return placed
 
 
 CHARGE_FACTOR_SCALE = 10**20
@@ -190,12 +202,11 @@ def calls_ingest(
     # most 20: as an integer scaled by 10^20 it is exact.
     with exact_context():
         charge_factor_units = to_units(contract.fx_rate * (1 + contract.markup), 20)
-    tz = contract.tz
 
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
-        placed = _placed(record.occurred_at, tz)
-        if placed is None:
-            errors.append(TIME_OUT_OF_RANGE)
+        placed = _placed(record.occurred_at, contract)
+        if isinstance(placed, FieldError):
+            errors.append(placed)
         errors += _token_errors(record)
         errors += amount_errors("reported_cost_usd", record.reported_cost_usd)
         model = book.resolve(record.model)
@@ -239,6 +250,9 @@ def calls_ingest(
         else:
             baseline_cost = _cost_units(baseline_price, record)
         charge = div_half_even(cost * charge_factor_units, CHARGE_FACTOR_SCALE)
+        if max(cost, charge, baseline_cost) >= AMOUNT_LIMIT_UNITS:
+            errors.append(FieldError("reported_cost_usd", "out_of_range", AMOUNT_TOO_LARGE))
+            return None
         occurred_utc, day = placed
         metadata = msgspec.json.encode(record.metadata).decode()
         fingerprint = _fingerprint(
@@ -307,12 +321,11 @@ def calls_ingest(
 def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> IngestReport:
     """Value and store a batch of outcomes; every record is judged on its own."""
     schedules = contract_schedules(contract=contract)
-    tz = contract.tz
 
     def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
-        placed = _placed(record.occurred_at, tz)
-        if placed is None:
-            errors.append(TIME_OUT_OF_RANGE)
+        placed = _placed(record.occurred_at, contract)
+        if isinstance(placed, FieldError):
+            errors.append(placed)
         errors += amount_errors("quantity", record.quantity)
         unit_value = schedules.unit_value(record.kind, record.task_type)
         if unit_value is None:
@@ -327,6 +340,11 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
         if errors:
             return None
         unit_fee = schedules.unit_fee(record.kind, record.task_type)
+        value = quantize_amount(record.quantity * unit_value)
+        fee = quantize_amount(record.quantity * unit_fee)
+        if max(value, fee) >= AMOUNT_LIMIT:
+            errors.append(FieldError("quantity", "out_of_range", AMOUNT_TOO_LARGE))
+            return None
         occurred_utc, day = placed
         fingerprint = _fingerprint(
             [
@@ -349,9 +367,9 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
             record.task_ref,
             record.quantity,
             unit_value,
-            quantize_amount(record.quantity * unit_value),
+            value,
             unit_fee,
-            quantize_amount(record.quantity * unit_fee),
+            fee,
             record.source,
             msgspec.json.encode(record.metadata).decode(),
             fingerprint,

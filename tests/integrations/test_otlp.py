@@ -94,8 +94,8 @@ def _json_span(**attributes) -> dict:
                                 "traceId": "5b8efff798038103d269b633813fc60c",
                                 "spanId": "eee19b7ec3c1b174",
                                 "name": "chat",
-                                "startTimeUnixNano": "1762161300000000000",
-                                "endTimeUnixNano": "1762161300820000000",
+                                "startTimeUnixNano": "1793697300000000000",
+                                "endTimeUnixNano": "1793697300820000000",
                                 "attributes": [
                                     {"key": k, "value": value(v)} for k, v in attributes.items()
                                 ],
@@ -127,7 +127,7 @@ def test_otlp_json_with_gzip_is_ingested_at_the_exact_instant(vendor_client, con
     assert response.status_code == 200, response.content
     assert response.json()["accepted"] == 1
     call = Call.objects.get(external_id="eee19b7ec3c1b174")
-    assert call.occurred_at.isoformat() == "2025-11-03T09:15:00+00:00"
+    assert call.occurred_at.isoformat() == "2026-11-03T09:15:00+00:00"
     assert (call.latency_ms, call.task_ref) == (820, "5b8efff798038103d269b633813fc60c")
 
 

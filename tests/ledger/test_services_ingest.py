@@ -351,8 +351,9 @@ def test_a_quantity_with_ten_decimal_places_is_valued_to_ten_places(
 OFFSETS = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
+# Within the contract's life (tests.factories: from 2026-01-01, open-ended).
 TIMES = st.datetimes(
-    min_value=datetime(2024, 1, 1), max_value=datetime(2030, 1, 1), timezones=OFFSETS
+    min_value=datetime(2026, 1, 2), max_value=datetime(2030, 1, 1), timezones=OFFSETS
 )
 # Any text UTF-8 JSON carries and PostgreSQL stores (it refuses U+0000, tested above).
 STORABLE = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
@@ -578,3 +579,41 @@ def test_the_same_external_id_in_two_contracts_is_two_records(light_model, inges
     record = CallRecordFactory(external_id="shared")
     assert ingest_calls(first, [record]).accepted == 1
     assert ingest_calls(second, [{**record, "output_tokens": 1}]).accepted == 1
+
+
+def test_a_record_outside_the_contracts_life_is_rejected_on_its_own(
+    light_model, ingest_calls, ingest_outcomes, scheduled_contract
+):
+    """No period would ever count it: the contract starts on 2026-01-01."""
+    calls = ingest_calls(
+        scheduled_contract,
+        [
+            CallRecordFactory(external_id="c-before", occurred_at="2025-12-31T23:59:59Z"),
+            CallRecordFactory(external_id="c-in", occurred_at="2026-01-01T00:00:00Z"),
+        ],
+    )
+    outcomes = ingest_outcomes(
+        scheduled_contract,
+        [OutcomeRecordFactory(external_id="o-before", occurred_at="2025-06-01T00:00:00Z")],
+    )
+
+    assert calls.accepted == 1
+    assert reasons(calls) == [rejection(0, "c-before", ("occurred_at", "outside_contract"))]
+    assert reasons(outcomes) == [rejection(0, "o-before", ("occurred_at", "outside_contract"))]
+
+
+def test_an_amount_too_large_to_store_rejects_only_its_record(
+    light_model, ingest_outcomes, scheduled_contract
+):
+    """quantity 10^18 x unit value 40 is 4 x 10^19 (stored); x 1000 is not."""
+    report = ingest_outcomes(
+        scheduled_contract,
+        [
+            OutcomeRecordFactory(external_id="o-big", quantity="1000000000000000000"),
+            OutcomeRecordFactory(external_id="o-bigger", quantity="9000000000000000000"),
+            OutcomeRecordFactory(external_id="o-small", quantity="1"),
+        ],
+    )
+
+    assert report.accepted == 2
+    assert reasons(report) == [rejection(1, "o-bigger", ("quantity", "out_of_range"))]
