@@ -1,7 +1,9 @@
-"""Calls ingested through billing: the ledger stores them, and the same
-transaction meters their charges against the contract's spend limits
-(DESIGN.md "Spend limits and alerts"). Limits alert; they never drop
-records: every call the ledger accepts is stored whatever the counters say.
+"""Calls and outcomes ingested through billing: the ledger stores them, and
+the same transaction meters what they add to the charges (a call's charge,
+an outcome's fee) against the contract's spend limits (DESIGN.md "Spend
+limits and alerts"). The per-period fixed fee is not ingested and is not
+metered. Limits alert; they never drop records: every record the ledger
+accepts is stored whatever the counters say.
 """
 
 from collections import defaultdict
@@ -14,8 +16,8 @@ from billing.models import Contract, SpendLimit, SpendWindow
 from billing.tasks import spend_alert_deliver
 from core.batch import DecodedBatch
 from core.money import exact_context
-from ledger.records import CallIn
-from ledger.services import IngestReport, calls_ingest
+from ledger.records import CallIn, OutcomeIn
+from ledger.services import IngestReport, calls_ingest, outcomes_ingest
 
 THRESHOLDS_PERCENT = (50, 80, 100)
 
@@ -89,12 +91,15 @@ def spend_meter(*, contract: Contract, charges_by_day: dict[date, Decimal]) -> l
     return alert_ids
 
 
+def _meter(contract: Contract):
+    return lambda charges_by_day: spend_meter(contract=contract, charges_by_day=charges_by_day)
+
+
 def calls_record(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestReport:
     """Ingest calls (ledger.services.calls_ingest) and meter their charges."""
-    return calls_ingest(
-        contract=contract,
-        batch=batch,
-        on_stored=lambda charges_by_day: spend_meter(
-            contract=contract, charges_by_day=charges_by_day
-        ),
-    )
+    return calls_ingest(contract=contract, batch=batch, on_stored=_meter(contract))
+
+
+def outcomes_record(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> IngestReport:
+    """Ingest outcomes (ledger.services.outcomes_ingest) and meter their fees."""
+    return outcomes_ingest(contract=contract, batch=batch, on_stored=_meter(contract))

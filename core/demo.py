@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from billing.metering import calls_record
+from billing.metering import calls_record, outcomes_record
 from billing.models import Contract, Organization
 from billing.services import apikey_create, contract_create, organization_create
 from core.batch import DecodedBatch
 from ledger.records import CallIn, OutcomeIn
-from ledger.services import outcome_status_change, outcomes_ingest
+from ledger.services import outcome_status_change
 from routing.importers import BUNDLED_SOURCE, bundled_rows
 from routing.services import prices_import
 
@@ -124,7 +124,7 @@ def demo_seed(*, tasks: int = 21000, seed: int = 42) -> DemoResult:
         result.rejected += len(report.rejected)
     for start in range(0, len(outcomes), BATCH):
         batch = DecodedBatch.of(outcomes[start : start + BATCH])
-        report = outcomes_ingest(contract=contract, batch=batch)
+        report = outcomes_record(contract=contract, batch=batch)
         result.outcomes += report.accepted
         result.rejected += len(report.rejected)
     _disputes(contract, outcomes)

@@ -9,13 +9,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.metering import calls_record
+from billing.metering import calls_record, outcomes_record
 from billing.selectors import contract_get, contract_get_for_ingest
 from core.api import keyset_page, page_response, paginated, time_range
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import DomainError
-from ledger import selectors, services
+from ledger import selectors
 from ledger.records import CallIn, OutcomeIn
 from ledger.serializers import CallSerializer, IngestReportSerializer, OutcomeSerializer
 
@@ -137,7 +137,7 @@ class OutcomeIngestView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         contract = contract_get_for_ingest(principal=request.auth, code=code)
-        report = services.outcomes_ingest(contract=contract, batch=_decode(request, OutcomeIn))
+        report = outcomes_record(contract=contract, batch=_decode(request, OutcomeIn))
         return Response(report.as_dict())
 
     @extend_schema(

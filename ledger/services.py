@@ -54,7 +54,8 @@ class _Prepared:
     row: tuple
     fingerprint: bytes
     day: date
-    # A call's charge in units of 10^-10 (core.money); 0 for outcomes.
+    # What the record adds to the contract's charges, in units of 10^-10
+    # (core.money): a call's charge, an outcome's fee.
     charge_units: int = 0
 
 
@@ -318,8 +319,15 @@ def calls_ingest(
     )
 
 
-def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> IngestReport:
-    """Value and store a batch of outcomes; every record is judged on its own."""
+def outcomes_ingest(
+    *,
+    contract: Contract,
+    batch: DecodedBatch[OutcomeIn],
+    on_stored: Callable[[dict[date, Decimal]], None] | None = None,
+) -> IngestReport:
+    """Value and store a batch of outcomes; every record is judged on its own.
+    ``on_stored`` gets the outcome fees of the outcomes inserted, per local
+    day, as calls_ingest gives their charges."""
     schedules = contract_schedules(contract=contract)
 
     def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
@@ -374,7 +382,7 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
             msgspec.json.encode(record.metadata).decode(),
             fingerprint,
         )
-        return _Prepared(row, fingerprint, day)
+        return _Prepared(row, fingerprint, day, to_units(fee))
 
     return _ingest(
         contract=contract,
@@ -382,6 +390,7 @@ def outcomes_ingest(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> In
         table="ledger_outcome",
         columns=OUTCOME_COLUMNS,
         prepare=prepare,
+        on_stored=on_stored,
     )
 
 

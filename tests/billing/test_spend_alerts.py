@@ -416,3 +416,28 @@ def test_the_admin_lists_alerts_read_only(client, django_user_model, one_alert):
     page = client.get(f"/admin/billing/spendalert/{one_alert.id}/change/")
     assert page.status_code == 200
     assert b'name="_save"' not in page.content
+
+
+def test_outcome_fees_count_toward_the_limit_with_call_charges(vendor_client, contract):
+    """The fixture's fee is 0.99 per accepted task_completed: calls of 2.00
+    plus three fees of 0.99 (4.97) cross 50% and 80% of a daily 6.00."""
+    SpendLimitFactory(contract=contract, window="day", amount=Decimal("6"))
+    outcomes = [
+        {
+            "external_id": f"o-{i}",
+            "occurred_at": "2026-11-03T17:00:00Z",
+            "kind": "task_completed",
+            "task_type": "code_review",
+            "quantity": "1",
+        }
+        for i in range(3)
+    ]
+
+    record(contract, calls("2.00"))
+    posted = vendor_client.post(
+        "/api/v1/contracts/acme-agent/outcomes", {"records": outcomes}, format="json"
+    )
+
+    assert posted.json()["accepted"] == 3
+    assert counters(contract) == [("day", date(2026, 11, 3), Decimal("4.9700000000"))]
+    assert [row[2] for row in alert_rows(contract)] == [50, 80]
