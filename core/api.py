@@ -2,6 +2,7 @@
 pagination and query-parameter parsing (API.md "Conventions")."""
 
 import base64
+import math
 from datetime import datetime
 
 import msgspec
@@ -62,6 +63,8 @@ def exception_handler(exc, context):
         response = error_response(400, code, "the request is not valid", exc.detail)
     else:
         response = error_response(exc.status_code, code, str(exc.detail))
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        response["Retry-After"] = str(math.ceil(exc.wait))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response.status_code = status.HTTP_401_UNAUTHORIZED
         response["WWW-Authenticate"] = "Bearer"

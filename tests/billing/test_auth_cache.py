@@ -56,3 +56,18 @@ def test_a_wrong_secret_with_a_known_prefix_is_refused_even_after_the_key_was_ca
     forged = secret.partition(".")[0] + ".not-the-secret"
 
     assert client_for(forged).get("/api/v1/contracts").status_code == 401
+
+
+def test_a_key_over_its_rate_limit_gets_429_with_retry_after(contract, settings):
+    settings.API_RATE_LIMIT_PER_MINUTE = 2
+    client = client_for(api_key_create(organization=contract.vendor, role="vendor"))
+    other = client_for(api_key_create(organization=contract.customer, role="customer"))
+
+    answers = [client.get("/api/v1/contracts").status_code for _ in range(3)]
+    refused = client.get("/api/v1/contracts")
+
+    assert answers[:2] == [200, 200]
+    assert (answers[2], refused.status_code) == (429, 429)
+    assert refused.json()["error"]["code"] == "throttled"
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert other.get("/api/v1/contracts").status_code == 200
