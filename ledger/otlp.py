@@ -8,17 +8,18 @@ plain span view, then each span with ``gen_ai.*`` usage becomes a CallIn:
 id. docs/OTLP.md lists every attribute read, current and deprecated names.
 """
 
-import gzip
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
+from django.conf import settings
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from core.batch import DecodedBatch, FieldError, Rejection, check_size
-from core.errors import InvalidInput
+from core.errors import BatchTooLarge, InvalidInput
 from ledger.records import CallIn
 
 # First name present wins: the current semantic convention, then older ones.
@@ -132,12 +133,23 @@ def _spans_from_json(body: bytes) -> list[Span]:
         ) from exc
 
 
+def _gunzip(body: bytes) -> bytes:
+    """Decompressed, but never past the size an uncompressed body may have:
+    a few KB of gzip can otherwise expand to gigabytes."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    inflater = zlib.decompressobj(wbits=zlib.MAX_WBITS | 16)
+    try:
+        data = inflater.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise InvalidInput("the body is not valid gzip", code="malformed") from exc
+    if len(data) > limit:
+        raise BatchTooLarge(f"the body decompresses to more than {limit} bytes")
+    return data
+
+
 def spans_decode(body: bytes, *, content_type: str, content_encoding: str = "") -> list[Span]:
     if content_encoding == "gzip":
-        try:
-            body = gzip.decompress(body)
-        except OSError as exc:
-            raise InvalidInput("the body is not valid gzip", code="malformed") from exc
+        body = _gunzip(body)
     if content_type == "application/x-protobuf":
         return _spans_from_protobuf(body)
     return _spans_from_json(body)

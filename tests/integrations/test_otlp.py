@@ -174,3 +174,16 @@ def test_another_tenant_and_a_customer_cannot_post_traces(contract):
     assert rival.post(PATH, body, format="json").status_code == 404
     assert customer.post(PATH, body, format="json").status_code == 404
     assert Call.objects.count() == 0
+
+
+def test_a_gzip_body_that_expands_past_the_upload_limit_is_refused(vendor_client, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10_000
+    bomb = gzip.compress(b" " * 1_000_000)
+
+    response = vendor_client.generic(
+        "POST", PATH, bomb, content_type="application/json", HTTP_CONTENT_ENCODING="gzip"
+    )
+
+    assert len(bomb) < 10_000
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "batch_too_large"
