@@ -84,4 +84,4 @@ class ContractDetailView(APIView):
     @extend_schema(operation_id="contracts_retrieve", responses=ContractSerializer)
     def get(self, request: Request, code: str) -> Response:
         contract = selectors.contract_detail(principal=request.auth, code=code)
-        return Response(ContractSerializer(contract).data)
+        return Response(ContractSerializer(contract, context={"principal": request.auth}).data)

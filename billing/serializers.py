@@ -15,6 +15,7 @@ from billing.models import (
     FeeScheduleRow,
     Organization,
     Period,
+    Role,
     SpendLimit,
     SpendWindow,
     ValueScheduleRow,
@@ -88,6 +89,14 @@ class ContractSerializer(serializers.ModelSerializer):
             "routing",
             "created_at",
         ]
+
+    def to_representation(self, contract: Contract) -> dict:
+        data = super().to_representation(contract)
+        principal = self.context.get("principal")
+        if principal is not None and principal.role == Role.CUSTOMER:
+            # The vendor's alert endpoint may carry a token in its URL.
+            data["webhook_url"] = None
+        return data
 
 
 class ContractSummarySerializer(serializers.ModelSerializer):

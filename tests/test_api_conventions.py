@@ -63,3 +63,17 @@ def test_the_contract_list_is_cursor_paginated(db):
     assert rest["next"] is None
     assert codes == sorted(codes)
     assert len(set(codes)) == 3
+
+
+def test_a_customer_reads_the_terms_but_not_the_vendors_webhook_url(
+    vendor_client, customer_client, contract
+):
+    contract.webhook_url = "https://alerts.agentco.example/hook?token=s3cret"
+    contract.save(update_fields=["webhook_url"])
+
+    seen_by_vendor = vendor_client.get("/api/v1/contracts/acme-agent").json()
+    seen_by_customer = customer_client.get("/api/v1/contracts/acme-agent").json()
+
+    assert seen_by_vendor["webhook_url"] == contract.webhook_url
+    assert seen_by_customer["webhook_url"] is None
+    assert seen_by_customer["markup"] == seen_by_vendor["markup"]
