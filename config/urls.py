@@ -5,6 +5,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.health import healthz, readyz
 
 api_v1 = [
+    # The hottest path first (routers' decisions): URL resolution tries the
+    # patterns in order.
+    path("", include("routing.policy_urls")),
     path("", include("billing.urls")),
     path("", include("billing.statement_urls")),
     # Before ledger.urls: an outcome's external id may hold "/", so
@@ -13,7 +16,6 @@ api_v1 = [
     path("", include("ledger.urls")),
     path("", include("ledger.otlp_urls")),
     path("", include("routing.urls")),
-    path("", include("routing.policy_urls")),
 ]
 
 urlpatterns = [

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from billing.models import Contract
 from core.money import AMOUNT_QUANTUM, amount_str, exact_context
 from routing.models import LlmModel, PolicyVersion, ServiceTier
-from routing.policy_selectors import NOTHING, Realized, realized_stats
+from routing.policy_selectors import NOTHING, Realized, latest_version_forget, realized_stats
 from routing.selectors import price_book_load
 
 POLICY_LOCK = 0x9017
@@ -239,6 +239,8 @@ def policy_learn_for_contract(*, contract: Contract, as_of: datetime) -> LearnRe
             task_types=task_types,
             default=default,
         )
+    # Served at once in this process; others check within a second.
+    latest_version_forget(contract_id=contract.id)
     return LearnResult(policy, True)
 
 

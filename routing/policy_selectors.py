@@ -2,6 +2,7 @@
 version, the current version, and route decisions (DESIGN.md "Routing
 feedback"). Every query filters by contract (DESIGN.md "Scale")."""
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -160,12 +161,20 @@ def _compile(policy: PolicyVersion) -> _Compiled:
     return _Compiled(policy.id, policy.version, tables, table(policy.default))
 
 
-# The current version of each contract, compiled, in this process. Every
-# route request asks the database for the contract's latest version id (one
-# index lookup), so a new version is served from the next request on; only
-# a changed id reloads and recompiles the weights. Threads of one worker may
-# race to fill an entry; both store the same thing.
+# The current version of each contract, compiled, in this process. A route
+# request asks the database for the contract's latest version id (one index
+# lookup) at most once a LATEST_CHECK_SECONDS, so a new version is served
+# within that time; only a changed id reloads and recompiles the weights.
+# Threads of one worker may race to fill an entry; both store the same thing.
 _compiled: dict[int, _Compiled] = {}
+_latest: dict[int, tuple[int, float]] = {}
+LATEST_CHECK_SECONDS = 1.0
+
+
+def latest_version_forget(*, contract_id: int) -> None:
+    _latest.pop(contract_id, None)
+
+
 # Who reaches a contract never changes (its vendor and customer are fixed
 # terms, billing/admin.py), so (organization, role, code) -> contract id is
 # kept for the life of the process; the key itself is checked every request.
@@ -195,17 +204,22 @@ def route_decide(*, principal: Principal, code: str, task_type: str, key: str) -
     """(model, policy version) for a request; a task type the version has no
     weights for gets the version's cold-start weights (docs/ROUTING.md)."""
     contract_id = _contract_id(principal, code)
-    with connection.cursor() as cursor:
-        cursor.execute(LATEST_SQL, [contract_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise NotFound(
-            f"contract '{code}' has no routing policy yet; the nightly run publishes one",
-            code="no_policy",
-        )
+    now = time.monotonic()
+    checked = _latest.get(contract_id)
+    if checked is None or checked[1] <= now:
+        with connection.cursor() as cursor:
+            cursor.execute(LATEST_SQL, [contract_id])
+            row = cursor.fetchone()
+        if row is None:
+            raise NotFound(
+                f"contract '{code}' has no routing policy yet; the nightly run publishes one",
+                code="no_policy",
+            )
+        checked = (row[0], now + LATEST_CHECK_SECONDS)
+        _latest[contract_id] = checked
     compiled = _compiled.get(contract_id)
-    if compiled is None or compiled.policy_id != row[0]:
-        compiled = _compile(PolicyVersion.objects.get(id=row[0]))
+    if compiled is None or compiled.policy_id != checked[0]:
+        compiled = _compile(PolicyVersion.objects.get(id=checked[0]))
         _compiled[contract_id] = compiled
     table = compiled.tables.get(task_type) or compiled.default
     if table is None:
