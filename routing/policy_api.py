@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.selectors import contract_get
-from core.api import keyset_page, paginated, time_range
+from core.api import NoNegotiation, keyset_page, paginated, time_range
 from core.errors import InvalidInput
 from routing.policy_selectors import (
     EARLIEST,
@@ -73,6 +73,8 @@ class RouteView(APIView):
     """The hot path of routers: the body is decoded by msgspec and the answer
     encoded by it too (DRF's parser, serializer and renderer would triple the
     time of the view; docs/ROUTING.md "Benchmark")."""
+
+    content_negotiation_class = NoNegotiation
 
     @extend_schema(
         operation_id="routing_route",
