@@ -8,6 +8,7 @@ once to 10 places (ROUND_HALF_EVEN); the rounding remainder goes to the
 largest weight (ties: the first model by name), so they sum to exactly 1.
 """
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -22,6 +23,9 @@ from routing.policy_selectors import NOTHING, Realized, latest_version_forget, r
 from routing.selectors import price_book_load
 
 POLICY_LOCK = 0x9017
+
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +129,9 @@ def task_type_policy(
         inputs["baseline_model"] = baseline
         weights = {} if baseline is None else weights_exact({baseline: Fraction(1)})
         return {"weights": weights, "inputs": inputs}
-    seasoned = [m for m in taking_part if stats.get(m, NOTHING).tasks >= parameters.min_tasks]
+    # At least one task, whatever min_tasks says: a rate needs a denominator.
+    enough = max(parameters.min_tasks, 1)
+    seasoned = [m for m in taking_part if stats.get(m, NOTHING).tasks >= enough]
     rates = {m: Fraction(stats[m].successes, stats[m].tasks) for m in seasoned}
     best = max(rates.values(), default=None)
     inputs["best_success_rate"] = _ratio_str(best)
@@ -162,7 +168,7 @@ def task_type_policy(
 
 def _serialized(entry: dict) -> dict:
     return {
-        "weights": {model: str(weight) for model, weight in entry["weights"].items()},
+        "weights": {model: f"{weight:f}" for model, weight in entry["weights"].items()},
         "inputs": entry["inputs"],
     }
 
@@ -256,6 +262,10 @@ class LearnReport:
         }
 
 
+class PolicyLearningFailed(Exception):
+    """Some contracts got no new policy version; the others did."""
+
+
 def policies_learn(*, as_of: datetime) -> LearnReport:
     """The nightly step: a new version for every contract whose life
     overlaps its routing window."""
@@ -263,12 +273,24 @@ def policies_learn(*, as_of: datetime) -> LearnReport:
     contracts = Contract.objects.filter(starts_on__lte=as_of.date()).prefetch_related(
         "routing_models"
     )
+    failed: dict[str, Exception] = {}
     for contract in contracts.order_by("id"):
         window_start = (as_of - timedelta(days=contract.routing_window_days)).date()
         if contract.ends_on is not None and contract.ends_on < window_start:
             continue
-        result = policy_learn_for_contract(contract=contract, as_of=as_of)
+        try:
+            result = policy_learn_for_contract(contract=contract, as_of=as_of)
+        except Exception as exc:  # one contract's failure must not stop the rest
+            logger.exception("learning the policy of %s failed", contract.code)
+            failed[contract.code] = exc
+            continue
         (report.created if result.created else report.existing).append(
             (contract.code, result.policy.version)
+        )
+    if failed:
+        # Raised after the others are done, so the task's retry redoes only
+        # these (the rest find their version for this as_of).
+        raise PolicyLearningFailed(f"no policy for: {sorted(failed)}") from next(
+            iter(failed.values())
         )
     return report

@@ -222,3 +222,26 @@ def test_learned_weights_are_never_negative_and_always_sum_to_exactly_one(
     assert sum(weights.values()) == 1
     assert min(weights.values()) >= 0
     assert set(weights) == set(stats)
+
+
+def test_min_tasks_zero_and_epsilon_zero_learn_without_error_and_write_fixed_point_weights(
+    contract,
+):
+    """min_tasks 0 still needs a task for a success rate; a zero weight is
+    written "0.0000000000", never "0E-10"."""
+    frontier = priced_model("frontier-model", "frontier")
+    unused = priced_model("spare-light", "light")
+    _terms(contract, min_tasks=0, epsilon=Decimal("0"))
+    contract.routing_models.set([frontier, unused, LlmModel.objects.get(name="gpt-4o-mini")])
+    _tasks(contract, "support", "gpt-4o-mini", ["l1", "l2"], "1", 2)
+    _tasks(contract, "support", "frontier-model", ["f1", "f2"], "10", 1)
+
+    learned = _learned(contract, "support")
+
+    # gpt-4o-mini 2/2 is best; frontier 1/2 is below 1 - 0.05: out;
+    # spare-light has no task at all: out, not a division by zero.
+    assert learned["weights"] == {
+        "frontier-model": "0.0000000000",
+        "gpt-4o-mini": "1.0000000000",
+        "spare-light": "0.0000000000",
+    }
