@@ -40,8 +40,17 @@ RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
 SPOOL_SUFFIX = ".ndjson"
 
 
+# A batch answered with one of these will be refused every time it is sent.
+REFUSED_FOR_GOOD = frozenset({400, 413, 415, 422})
+REFUSED_SUFFIX = ".refused"
+
+
 class DeliveryError(Exception):
     """A batch the ledger did not take (after the retries, if retryable)."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -53,13 +62,19 @@ class DeliveryTotals:
     duplicates: int = 0
     rejected: list[dict[str, Any]] = field(default_factory=list)
     spooled_batches: int = 0
+    # Records that could not be written as JSON (a NaN, a circular value):
+    # logged and counted, never queued.
+    unencodable: int = 0
 
 
-def encode_batch(records: list[dict[str, Any]]) -> bytes:
-    return b"".join(
-        json.dumps(record, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
-        for record in records
+def encode_record(record: dict[str, Any]) -> bytes:
+    """One NDJSON line. Values JSON has no type for (a UUID, a Decimal) are
+    written as their text; NaN and infinities are refused (ValueError), as
+    the ledger would refuse them."""
+    text = json.dumps(
+        record, separators=(",", ":"), ensure_ascii=False, default=str, allow_nan=False
     )
+    return text.encode() + b"\n"
 
 
 class LedgerSender:
@@ -92,7 +107,7 @@ class LedgerSender:
         self.backoff_s = backoff_s
         self.timeout_s = timeout_s
         self.totals = DeliveryTotals()
-        self._pending: list[dict[str, Any]] = []
+        self._pending: list[bytes] = []  # NDJSON lines, encoded by add()
         self._wake = threading.Condition()
         self._closed = False
         # One flush at a time, so spooled files are re-sent in order and a
@@ -123,8 +138,19 @@ class LedgerSender:
         )
 
     def add(self, record: dict[str, Any]) -> None:
+        # Encoded now, so a bad value fails here, alone, and never takes a
+        # queued batch down with it.
+        try:
+            line = encode_record(record)
+        except (TypeError, ValueError, RecursionError) as error:
+            logger.error(
+                "outcome ledger: record %s not encodable: %s", record.get("external_id"), error
+            )
+            with self._wake:
+                self.totals.unencodable += 1
+            return
         with self._wake:
-            self._pending.append(record)
+            self._pending.append(line)
             if len(self._pending) >= self.batch_size:
                 self._wake.notify()
 
@@ -160,7 +186,7 @@ class LedgerSender:
                 del self._pending[: self.batch_size]
             if not batch:
                 return failure is None
-            body = encode_batch(batch)
+            body = b"".join(batch)
             if failure is None:
                 try:
                     self._post(body)
@@ -197,6 +223,12 @@ class LedgerSender:
             try:
                 self._post(path.read_bytes())
             except DeliveryError as error:
+                if error.status in REFUSED_FOR_GOOD:
+                    # Sending it again cannot help; it must not hold back the
+                    # files behind it. Kept aside for a person to look at.
+                    path.rename(path.with_suffix(REFUSED_SUFFIX))
+                    logger.error("outcome ledger: %s refused for good (%s)", path.name, error)
+                    continue
                 logger.warning("outcome ledger: spool not re-sent yet (%s)", error)
                 return
             except FileNotFoundError:
@@ -232,7 +264,7 @@ class LedgerSender:
             except urllib.error.HTTPError as error:
                 failure = f"HTTP {error.code}: {error.read()[:500].decode(errors='replace')}"
                 if error.code not in RETRYABLE_STATUS:
-                    raise DeliveryError(failure) from error
+                    raise DeliveryError(failure, status=error.code) from error
             except (OSError, ValueError, KeyError, TypeError) as error:
                 # Refused, timed out, reset; or a 200 that is not the
                 # ledger's report (a proxy's page): the batch is not known

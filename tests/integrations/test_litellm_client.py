@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -512,3 +513,37 @@ def test_the_router_without_policy_or_default_model_refuses_to_guess(outage):
     router = router_for(outage.url, "no-key")
     with pytest.raises(LookupError, match="no default model"):
         router.route(task_type="code_review", key="PR-1")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_record_that_cannot_be_json_is_refused_alone_and_the_batch_is_delivered(
+    contract, vendor_secret, live_server, tmp_path
+):
+    sender = sender_for(live_server.url, vendor_secret, tmp_path / "spool", start=False)
+    sender.add(CallRecordFactory(task_ref=uuid.uuid4()))  # written as its text
+    sender.add(CallRecordFactory(metadata={"score": float("nan")}))  # JSON has no NaN
+    sender.add(CallRecordFactory())
+    sender.flush()
+
+    assert Call.objects.count() == 2
+    assert (sender.totals.accepted, sender.totals.unencodable) == (2, 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_spooled_batch_refused_for_good_is_set_aside_and_the_rest_is_delivered(
+    contract, vendor_secret, outage, tmp_path
+):
+    spool = tmp_path / "spool"
+    sender = sender_for(outage.url, vendor_secret, spool, batch_size=1, start=False)
+    sender.add(CallRecordFactory())
+    sender.add(CallRecordFactory())
+    sender.flush()
+    first, _ = sender.spooled_files()
+    first.write_bytes(b"not json\n")  # the ledger answers 400 to it, every time
+
+    outage.restore()
+    sender.flush()
+
+    assert Call.objects.count() == 1
+    assert sender.spooled_files() == []
+    assert [p.suffix for p in spool.iterdir()] == [".refused"]
