@@ -1,5 +1,7 @@
 """Picks the model for a request from the ledger's routing weights (API.md
-"Routing"), deciding locally so a request never waits on the ledger.
+"Routing"), deciding locally: only the request that refreshes the policy,
+once per ``ttl_s``, waits on the ledger; the others route meanwhile with
+the policy in hand.
 
 The rule is the ledger's own (DESIGN.md "Routing feedback";
 docs/LITELLM.md "Routing" states it once): the key's point in [0, 1) is the
@@ -103,6 +105,7 @@ class LedgerRouter:
         self._policy: _Policy | None = None
         self._refresh_at = 0.0
         self._lock = threading.Lock()
+        self._first_fetch = threading.Event()
 
     @classmethod
     def from_env(cls, **options: Any) -> "LedgerRouter":
@@ -127,14 +130,29 @@ class LedgerRouter:
         raise LookupError(f"no routing weights for task type '{task_type}' and no default model")
 
     def _current(self) -> _Policy | None:
+        """The policy in hand. When it is due for a refresh, one thread
+        fetches, outside the lock, while the others keep routing with the
+        policy they have (before the first policy arrives, they wait for that
+        first fetch, at most ``timeout_s``)."""
         with self._lock:
-            if time.monotonic() >= self._refresh_at:
+            due = time.monotonic() >= self._refresh_at
+            if due:
                 self._refresh_at = time.monotonic() + self.ttl_s
-                try:
-                    self._policy = _compile(self._fetch())
-                except (OSError, ValueError, KeyError, TypeError) as error:
-                    logger.warning("outcome ledger: routing policy not refreshed (%s)", error)
-            return self._policy
+            policy = self._policy
+        if not due:
+            if policy is None:
+                self._first_fetch.wait(self.timeout_s)
+                return self._policy
+            return policy
+        try:
+            fresh = _compile(self._fetch())
+        except (OSError, ValueError, ArithmeticError, KeyError, TypeError) as error:
+            logger.warning("outcome ledger: routing policy not refreshed (%s)", error)
+            fresh = policy
+        with self._lock:
+            self._policy = fresh
+        self._first_fetch.set()
+        return fresh
 
     def _fetch(self) -> dict[str, Any]:
         request = urllib.request.Request(

@@ -547,3 +547,34 @@ def test_a_spooled_batch_refused_for_good_is_set_aside_and_the_rest_is_delivered
     assert Call.objects.count() == 1
     assert sender.spooled_files() == []
     assert [p.suffix for p in spool.iterdir()] == [".refused"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_while_one_thread_refreshes_the_policy_the_others_route_without_waiting(
+    priced_models, contract, vendor_secret, live_server
+):
+    policy_publish(contract, 1, {"gpt-4o-mini": "1.0000000000"})
+    router = router_for(live_server.url, vendor_secret, ttl_s=0)
+    router.route(task_type="code_review", key="PR-1")
+    fetching, release = threading.Event(), threading.Event()
+    real_fetch = router._fetch
+
+    def slow_fetch():
+        fetching.set()
+        release.wait(10)
+        return real_fetch()
+
+    router._fetch = slow_fetch
+    router.ttl_s = 300
+    refresher = threading.Thread(target=router.route, kwargs={"task_type": "t", "key": "k"})
+    refresher.start()
+    assert fetching.wait(10)
+
+    started = time.monotonic()
+    meanwhile = router.route(task_type="code_review", key="PR-2")
+    waited = time.monotonic() - started
+    release.set()
+    refresher.join(10)
+
+    assert meanwhile == Route("gpt-4o-mini", 1)
+    assert waited < 1
