@@ -14,6 +14,7 @@ from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -81,6 +82,18 @@ def exception_handler(exc, context):
         response.status_code = status.HTTP_401_UNAUTHORIZED
         response["WWW-Authenticate"] = "Bearer"
     return response
+
+
+def rendered_error(exc, *, view, request) -> Response:
+    """The error envelope for ``exc``, rendered, for a view that answers
+    outside DRF's dispatch; re-raises what the handler does not map."""
+    response = exception_handler(exc, {"view": view, "request": request})
+    if response is None:
+        raise exc
+    response.accepted_renderer = JSONRenderer()
+    response.accepted_media_type = "application/json"
+    response.renderer_context = {}
+    return response.render()
 
 
 def not_found(request, exception=None):

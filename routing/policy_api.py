@@ -6,13 +6,14 @@ from typing import Annotated
 import msgspec
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.auth import ApiKeyAuthentication, KeyRateThrottle
 from billing.selectors import contract_get
-from core.api import NoNegotiation, keyset_page, paginated, time_range
+from core.api import NoNegotiation, keyset_page, paginated, rendered_error, time_range
 from core.errors import InvalidInput
 from routing.policy_selectors import (
     EARLIEST,
@@ -75,6 +76,26 @@ class RouteView(APIView):
     time of the view; docs/ROUTING.md "Benchmark")."""
 
     content_negotiation_class = NoNegotiation
+
+    def dispatch(self, request, *args, **kwargs):
+        """DRF's request wrapping, negotiation and finalizing cost more than
+        the decision itself. A POST is checked by the same classes as every
+        other view (the bearer key, its rate limit; route_decide checks the
+        contract is within reach) and answered directly; errors leave in the
+        same envelope."""
+        if request.method != "POST":
+            return super().dispatch(request, *args, **kwargs)
+        try:
+            authenticated = ApiKeyAuthentication().authenticate(request)
+            if authenticated is None:
+                raise exceptions.NotAuthenticated()
+            request.auth = authenticated[1]
+            throttle = KeyRateThrottle()
+            if not throttle.allow_request(request, self):
+                raise exceptions.Throttled(wait=throttle.wait())
+            return self.post(request, *args, **kwargs)
+        except Exception as exc:  # mapped to the envelope, or re-raised
+            return rendered_error(exc, view=self, request=request)
 
     @extend_schema(
         operation_id="routing_route",

@@ -1,11 +1,14 @@
 """routing/policy_api.py: the policy, route and versions endpoints (API.md
 "Routing"), scoped to the caller like every contract endpoint."""
 
+import time
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth.models import User
 
+import billing.auth
 from routing.learning import policy_learn_for_contract
 from tests.conftest import client_for
 from tests.factories import ContractFactory, OrganizationFactory, api_key_create
@@ -169,3 +172,24 @@ def test_the_admin_compares_versions_by_realized_figures(client, learned, contra
 
     assert ("1.0000" in listing, "10.00" in listing, "4.00" in listing) == (True, True, True)
     assert "gpt-4o-mini 1.0000000000" in detail.content.decode()
+
+
+def test_route_errors_leave_in_the_envelope_with_their_headers(
+    vendor_client, client, learned, settings, monkeypatch
+):
+    """The route view answers outside DRF's dispatch; its 401 and 429 look
+    like every other view's."""
+    clock = SimpleNamespace(time=lambda: 1_800_000_030.0, monotonic=time.monotonic)
+    monkeypatch.setattr(billing.auth, "time", clock)
+    settings.API_RATE_LIMIT_PER_MINUTE = 1
+    body = {"task_type": "review", "key": "k"}
+
+    anonymous = client.post(ROUTE, body, content_type="application/json")
+    first = vendor_client.post(ROUTE, body, format="json")
+    throttled = vendor_client.post(ROUTE, body, format="json")
+
+    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "unauthenticated")
+    assert anonymous["WWW-Authenticate"] == "Bearer"
+    assert first.status_code == 200
+    assert (throttled.status_code, throttled.json()["error"]["code"]) == (429, "throttled")
+    assert throttled["Retry-After"] == "30"
