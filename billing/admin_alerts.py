@@ -5,10 +5,11 @@ delivered by the delivery task, never edited by hand."""
 from django.contrib import admin
 
 from billing.models import SpendAlert
+from core.admin import ReadOnlyAdminMixin
 
 
 @admin.register(SpendAlert)
-class SpendAlertAdmin(admin.ModelAdmin):
+class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "contract",
         "window",
@@ -25,12 +26,3 @@ class SpendAlertAdmin(admin.ModelAdmin):
     list_select_related = ["contract"]
     search_fields = ["contract__code"]
     date_hierarchy = "created_at"
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -11,10 +11,11 @@ from django.utils.html import format_html
 
 from billing.models import Statement
 from billing.statements_api import statement_page
+from core.admin import ReadOnlyAdminMixin
 
 
 @admin.register(Statement)
-class StatementAdmin(admin.ModelAdmin):
+class StatementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "contract",
         "number",
@@ -29,15 +30,6 @@ class StatementAdmin(admin.ModelAdmin):
     search_fields = ["contract__code"]
     date_hierarchy = "issued_at"
     readonly_fields = ["page_link"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("contract", "adjusts")

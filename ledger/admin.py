@@ -10,18 +10,8 @@ exact external_id search that can use an index instead of a LIKE scan.
 
 from django.contrib import admin
 
+from core.admin import ReadOnlyAdminMixin
 from ledger.models import Call, Outcome, OutcomeEvent
-
-
-class ReadOnlyAdminMixin:
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class LedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):

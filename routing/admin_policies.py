@@ -5,12 +5,13 @@ compares the versions shown by what the calls they routed achieved
 from django.contrib import admin
 from django.utils.html import format_html_join
 
+from core.admin import ReadOnlyAdminMixin
 from routing.models import PolicyVersion
 from routing.policy_selectors import EARLIEST, LATEST, NOTHING, realized_stats
 
 
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "contract",
         "version",
@@ -24,15 +25,6 @@ class PolicyVersionAdmin(admin.ModelAdmin):
     list_select_related = ["contract"]
     readonly_fields = ["weights_table"]
     exclude = ["task_types", "default"]
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
