@@ -47,7 +47,8 @@ def store_new(
     rows = sorted(rows, key=key)
     column_list = ", ".join(columns)
     with connection.cursor() as cursor:
-        if _looks_new(cursor, table, contract_id, list(fingerprints)) and _copy_in(
+        probes = {key(rows[0]), key(rows[len(rows) // 2]), key(rows[-1])}
+        if _looks_new(cursor, table, contract_id, list(probes)) and _copy_in(
             cursor, table, column_list, rows
         ):
             result.inserted = set(fingerprints)
@@ -88,11 +89,10 @@ def _classify(
             result.conflicts.add(external_id)
 
 
-def _looks_new(cursor, table: str, contract_id: int, external_ids: list[str]) -> bool:
-    """Three index probes (first, middle, last id in order) tell a fresh
-    batch from a replay, so a replay never pays for a failed COPY."""
-    ordered = sorted(external_ids)
-    probes = list({ordered[0], ordered[len(ordered) // 2], ordered[-1]})
+def _looks_new(cursor, table: str, contract_id: int, probes: list[str]) -> bool:
+    """A few index probes (the first, middle and last id of the sorted batch)
+    tell a fresh batch from a replay, so a replay never pays for a failed
+    COPY."""
     cursor.execute(
         f"SELECT 1 FROM {table} WHERE contract_id = %s AND external_id = ANY(%s) LIMIT 1",
         [contract_id, probes],
