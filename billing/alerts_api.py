@@ -1,7 +1,7 @@
 """Spend alerts of a contract (DESIGN.md "Spend limits and alerts"): every
 role within reach reads them."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from billing.alerts import spend_alert_list
 from billing.models import SpendAlert
 from billing.selectors import contract_get
-from core.api import keyset_page, page_response, paginated
+from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
 
 
 class SpendAlertSerializer(serializers.ModelSerializer):
@@ -36,7 +36,7 @@ class SpendAlertSerializer(serializers.ModelSerializer):
 class SpendAlertListView(APIView):
     @extend_schema(
         operation_id="alerts_list",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=PAGE_PARAMETERS,
         responses=paginated(SpendAlertSerializer),
         summary="Spend alerts: one per (window, threshold) crossed",
     )

@@ -1,7 +1,7 @@
 """Thin views over billing selectors and services (API.md "Audit reads",
 "Administration")."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,7 @@ class OrganizationListView(APIView):
 
     @extend_schema(
         operation_id="organizations_list",
-        parameters=[OpenApiParameter("limit", int), OpenApiParameter("cursor", str)],
+        parameters=PAGE_PARAMETERS,
         responses=paginated(OrganizationSerializer),
     )
     def get(self, request: Request) -> Response:

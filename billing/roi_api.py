@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from billing.roi import roi_live
 from billing.selectors import contract_get
-from core.api import time_range
+from core.api import TIME_RANGE_PARAMETERS, time_range
 from core.money import AMOUNT_PLACES
 from ledger.roi_selectors import GROUP_BYS
 
@@ -67,8 +67,7 @@ class RoiView(APIView):
     @extend_schema(
         operation_id="roi_retrieve",
         parameters=[
-            OpenApiParameter("from", str),
-            OpenApiParameter("to", str),
+            *TIME_RANGE_PARAMETERS,
             OpenApiParameter("group_by", str, enum=GROUP_BYS, default="day"),
         ],
         responses=RoiReportSerializer,

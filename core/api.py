@@ -189,6 +189,10 @@ def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
     return rows, next_url
 
 
+TIME_RANGE_PARAMETERS = [
+    OpenApiParameter("from", str, description="RFC 3339 with an offset; from <= occurred_at"),
+    OpenApiParameter("to", str, description="RFC 3339 with an offset; occurred_at < to"),
+]
 PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}"),
     OpenApiParameter("cursor", str, description="the cursor of the previous page's next URL"),

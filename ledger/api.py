@@ -11,7 +11,14 @@ from rest_framework.views import APIView
 
 from billing.metering import calls_record, outcomes_record
 from billing.selectors import contract_get, contract_get_for_ingest
-from core.api import keyset_page, page_response, paginated, time_range
+from core.api import (
+    PAGE_PARAMETERS,
+    TIME_RANGE_PARAMETERS,
+    keyset_page,
+    page_response,
+    paginated,
+    time_range,
+)
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import DomainError
@@ -88,13 +95,11 @@ class CallIngestView(APIView):
     @extend_schema(
         operation_id="calls_list",
         parameters=[
-            OpenApiParameter("from", str),
-            OpenApiParameter("to", str),
+            *TIME_RANGE_PARAMETERS,
             OpenApiParameter("model", str),
             OpenApiParameter("task_type", str),
             OpenApiParameter("task_ref", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("cursor", str),
+            *PAGE_PARAMETERS,
             FORMAT_PARAMETER,
         ],
         responses=_csv_schema(paginated(CallSerializer)),
@@ -143,13 +148,11 @@ class OutcomeIngestView(APIView):
     @extend_schema(
         operation_id="outcomes_list",
         parameters=[
-            OpenApiParameter("from", str),
-            OpenApiParameter("to", str),
+            *TIME_RANGE_PARAMETERS,
             OpenApiParameter("kind", str),
             OpenApiParameter("status", str),
             OpenApiParameter("task_ref", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("cursor", str),
+            *PAGE_PARAMETERS,
             FORMAT_PARAMETER,
         ],
         responses=_csv_schema(paginated(OutcomeSerializer)),

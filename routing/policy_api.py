@@ -13,7 +13,15 @@ from rest_framework.views import APIView
 
 from billing.auth import ApiKeyAuthentication, KeyRateThrottle
 from billing.selectors import contract_get
-from core.api import NoNegotiation, keyset_page, paginated, rendered_error, time_range
+from core.api import (
+    PAGE_PARAMETERS,
+    TIME_RANGE_PARAMETERS,
+    NoNegotiation,
+    keyset_page,
+    paginated,
+    rendered_error,
+    time_range,
+)
 from core.errors import InvalidInput
 from routing.policy_selectors import (
     EARLIEST,
@@ -138,10 +146,8 @@ class VersionsView(APIView):
     @extend_schema(
         operation_id="routing_versions",
         parameters=[
-            OpenApiParameter("from", str),
-            OpenApiParameter("to", str),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("cursor", str),
+            *TIME_RANGE_PARAMETERS,
+            *PAGE_PARAMETERS,
         ],
         responses=paginated(VersionComparisonSerializer),
         summary="Policy versions compared by the realized figures of the calls they routed",
