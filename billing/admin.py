@@ -107,8 +107,13 @@ class ContractAdminForm(forms.ModelForm):
             payout_share=term("payout_share"),
             baseline_model=term("baseline_model"),
         )
+        routing = services.routing_terms_resolve(
+            {name: term(f"routing_{name}") for name in services.DEFAULT_ROUTING}
+        )
+        problems += services.routing_terms_check(routing)
         if problems:
-            raise ValidationError({p.field: p.message for p in problems})
+            # Wire names ("routing.epsilon") are the form's "routing_epsilon".
+            raise ValidationError({p.field.replace(".", "_"): p.message for p in problems})
         return data
 
 

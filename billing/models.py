@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES
+
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
 RATE = {"max_digits": 20, "decimal_places": 10}
 
@@ -92,8 +94,19 @@ class Contract(models.Model):
     routing_models = models.ManyToManyField("routing.LlmModel", blank=True, related_name="+")
     routing_window_days = models.PositiveIntegerField(default=28)
     routing_min_tasks = models.PositiveIntegerField(default=20)
-    routing_tolerance = models.DecimalField(**RATE, default=Decimal("0.05"))
+    routing_tolerance = models.DecimalField(**RATE, default=Decimal("0.02"))
     routing_epsilon = models.DecimalField(**RATE, default=Decimal("0.05"))
+    # DESIGN.md "The decision rule": the share of requests sent to the
+    # baseline model to keep its success rate measured, and what a point of
+    # success is worth against a dollar.
+    routing_audit = models.DecimalField(**RATE, default=Decimal("0.05"))
+    routing_value_weight = models.DecimalField(**RATE, default=Decimal(1))
+    # What a route request's "features" are: a featurizer the client package
+    # ships (routing.models.FEATURIZERS) or the vendor's own, of a fixed length.
+    routing_featurizer = models.CharField(max_length=100, default=DEFAULT_FEATURIZER)
+    routing_feature_length = models.PositiveSmallIntegerField(
+        default=FEATURIZERS[DEFAULT_FEATURIZER]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -113,7 +126,13 @@ class Contract(models.Model):
             ),
             models.CheckConstraint(
                 condition=models.Q(
-                    routing_epsilon__gte=0, routing_epsilon__lte=1, routing_tolerance__gte=0
+                    routing_epsilon__gte=0,
+                    routing_audit__gte=0,
+                    routing_epsilon__lte=1 - models.F("routing_audit"),
+                    routing_tolerance__gte=0,
+                    routing_value_weight__gte=0,
+                    routing_feature_length__gte=1,
+                    routing_feature_length__lte=MAX_FEATURES,
                 ),
                 name="contract_routing_terms_in_range",
             ),

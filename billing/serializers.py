@@ -20,7 +20,6 @@ from billing.models import (
     SpendWindow,
     ValueScheduleRow,
 )
-from billing.services import DEFAULT_ROUTING
 
 
 class ValueScheduleRowSerializer(serializers.ModelSerializer):
@@ -48,6 +47,12 @@ class RoutingTermsSerializer(serializers.Serializer):
         max_digits=20, decimal_places=10, source="routing_tolerance"
     )
     epsilon = serializers.DecimalField(max_digits=20, decimal_places=10, source="routing_epsilon")
+    audit = serializers.DecimalField(max_digits=20, decimal_places=10, source="routing_audit")
+    value_weight = serializers.DecimalField(
+        max_digits=20, decimal_places=10, source="routing_value_weight"
+    )
+    featurizer = serializers.CharField(source="routing_featurizer")
+    feature_length = serializers.IntegerField(source="routing_feature_length")
 
 
 class ContractSerializer(serializers.ModelSerializer):
@@ -160,10 +165,17 @@ class SpendLimitInSerializer(serializers.Serializer):
 
 
 class RoutingTermsInSerializer(serializers.Serializer):
-    window_days = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["window_days"])
-    min_tasks = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["min_tasks"])
-    tolerance = _rate(default=DEFAULT_ROUTING["tolerance"])
-    epsilon = _rate(default=DEFAULT_ROUTING["epsilon"])
+    """Types only; omitted knobs take their defaults and the ranges are
+    checked in billing.services.routing_terms_check."""
+
+    window_days = serializers.IntegerField(required=False)
+    min_tasks = serializers.IntegerField(required=False)
+    tolerance = _rate(required=False)
+    epsilon = _rate(required=False)
+    audit = _rate(required=False)
+    value_weight = _rate(required=False)
+    featurizer = serializers.SlugField(max_length=100, required=False)
+    feature_length = serializers.IntegerField(required=False, allow_null=True)
 
 
 class ContractCreateSerializer(serializers.Serializer):
@@ -195,4 +207,4 @@ class ContractCreateSerializer(serializers.Serializer):
     routing_models = serializers.ListField(
         child=serializers.CharField(max_length=200), default=list
     )
-    routing = RoutingTermsInSerializer(default=lambda: dict(DEFAULT_ROUTING))
+    routing = RoutingTermsInSerializer(default=dict)

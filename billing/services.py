@@ -27,7 +27,7 @@ from billing.models import (
     ValueScheduleRow,
 )
 from core.errors import Conflict, InvalidInput
-from routing.models import LlmModel, Tier
+from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES, LlmModel, Tier
 from routing.selectors import models_named
 
 UNIQUE_VIOLATION = "23505"
@@ -53,18 +53,33 @@ class SpendLimitRow(TypedDict):
     amount: Decimal
 
 
-class RoutingTerms(TypedDict):
-    """DESIGN.md "Routing feedback": the learning knobs of one contract."""
+class RoutingTerms(TypedDict, total=False):
+    """DESIGN.md "Routing (learned from the ledger's own outcomes)": the
+    learning knobs of one contract; omitted knobs take DEFAULT_ROUTING's."""
 
     window_days: int
     min_tasks: int
     tolerance: Decimal
     epsilon: Decimal
+    audit: Decimal
+    value_weight: Decimal
+    featurizer: str
+    feature_length: int | None
 
 
 DEFAULT_ROUTING = RoutingTerms(
-    window_days=28, min_tasks=20, tolerance=Decimal("0.05"), epsilon=Decimal("0.05")
+    window_days=28,
+    min_tasks=20,
+    tolerance=Decimal("0.02"),
+    epsilon=Decimal("0.05"),
+    audit=Decimal("0.05"),
+    value_weight=Decimal(1),
+    featurizer=DEFAULT_FEATURIZER,
+    feature_length=None,
 )
+# Integer terms are stored as PostgreSQL integers / smallints.
+MAX_WINDOW_DAYS = 3660
+MAX_MIN_TASKS = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,11 +286,73 @@ def _check_schedules(
             )
 
 
-def _check_routing(problems: list[Problem], routing: RoutingTerms) -> None:
-    if routing["tolerance"] < 0:
-        problems.append(Problem("routing.tolerance", "negative_amount", "tolerance < 0"))
-    if not 0 <= routing["epsilon"] <= 1:
-        problems.append(Problem("routing.epsilon", "invalid_epsilon", "epsilon is between 0 and 1"))
+def routing_terms_resolve(routing: RoutingTerms) -> RoutingTerms:
+    """The full terms: omitted knobs take the defaults; a shipped featurizer
+    takes its own length when none is given."""
+    terms = RoutingTerms(**(DEFAULT_ROUTING | routing))
+    if terms["feature_length"] is None:
+        terms["feature_length"] = FEATURIZERS.get(terms["featurizer"])
+    return terms
+
+
+def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
+    """DESIGN.md "Learning (nightly)": the routing terms of a contract, as
+    resolved by routing_terms_resolve."""
+    problems = []
+    if not 1 <= routing["window_days"] <= MAX_WINDOW_DAYS:
+        problems.append(
+            Problem(
+                "routing.window_days",
+                "out_of_range",
+                f"window_days is between 1 and {MAX_WINDOW_DAYS}",
+            )
+        )
+    if not 0 <= routing["min_tasks"] <= MAX_MIN_TASKS:
+        problems.append(
+            Problem(
+                "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {MAX_MIN_TASKS}"
+            )
+        )
+    for name in ("tolerance", "value_weight"):
+        if routing[name] < 0:
+            problems.append(Problem(f"routing.{name}", "negative_amount", f"{name} < 0"))
+    for name in ("epsilon", "audit"):
+        if not 0 <= routing[name] <= 1:
+            problems.append(
+                Problem(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
+            )
+    if routing["epsilon"] + routing["audit"] > 1:
+        problems.append(
+            Problem("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
+        )
+    shipped = FEATURIZERS.get(routing["featurizer"])
+    length = routing["feature_length"]
+    if length is None:
+        problems.append(
+            Problem(
+                "routing.feature_length",
+                "required",
+                f"featurizer '{routing['featurizer']}' is not one the client package ships "
+                f"({', '.join(sorted(FEATURIZERS))}): give its feature_length",
+            )
+        )
+    elif not 1 <= length <= MAX_FEATURES:
+        problems.append(
+            Problem(
+                "routing.feature_length",
+                "out_of_range",
+                f"feature_length is between 1 and {MAX_FEATURES}",
+            )
+        )
+    elif shipped is not None and length != shipped:
+        problems.append(
+            Problem(
+                "routing.feature_length",
+                "invalid_feature_length",
+                f"featurizer '{routing['featurizer']}' gives {shipped} features, not {length}",
+            )
+        )
+    return problems
 
 
 def contract_create(
@@ -341,7 +418,8 @@ def contract_create(
         fee_schedule=fee_schedule,
         spend_limits=spend_limits,
     )
-    _check_routing(problems, routing)
+    routing = routing_terms_resolve(routing)
+    problems += routing_terms_check(routing)
     _raise_if_any(problems)
 
     with transaction.atomic():
@@ -371,6 +449,10 @@ def contract_create(
                     routing_min_tasks=routing["min_tasks"],
                     routing_tolerance=routing["tolerance"],
                     routing_epsilon=routing["epsilon"],
+                    routing_audit=routing["audit"],
+                    routing_value_weight=routing["value_weight"],
+                    routing_featurizer=routing["featurizer"],
+                    routing_feature_length=routing["feature_length"],
                 )
         except IntegrityError as exc:
             if _is_unique_violation(exc):

@@ -86,6 +86,9 @@ class Call(models.Model):
     latency_ms = models.IntegerField(null=True, blank=True)
     success = models.BooleanField(default=True)
     policy_version = models.IntegerField(null=True, blank=True)
+    # The routing decision that chose the model (DESIGN.md "Decisions are
+    # records"); ingestion checks it is one of this contract's decisions.
+    route_id = models.CharField(max_length=64, null=True, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
     # Hash of the record's normalized content: same external_id + same
     # fingerprint = duplicate, other fingerprint = conflict.
@@ -120,7 +123,15 @@ class Call(models.Model):
                 name="call_token_buckets_consistent",
             ),
         ]
-        indexes = [models.Index(fields=["contract", "occurred_at"], name="call_contract_time")]
+        indexes = [
+            models.Index(fields=["contract", "occurred_at"], name="call_contract_time"),
+            # Learning joins decisions to the calls they routed.
+            models.Index(
+                fields=["contract", "route_id"],
+                name="call_contract_route",
+                condition=models.Q(route_id__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.external_id
@@ -311,3 +322,52 @@ class JournalPosting(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} {self.amount}"
+
+
+class RouteDecision(models.Model):
+    """One routing decision (DESIGN.md "Decisions are records"): which model
+    a policy version chose for one request, and with what probability.
+    Append-only like calls; never any prompt text. ``features`` are the
+    request's numbers as the client sent them (float64, little-endian,
+    packed), null when it sent none."""
+
+    contract = models.ForeignKey(
+        "billing.Contract",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    route_id = models.CharField(max_length=64, db_collation="C")
+    decided_at = models.DateTimeField(db_default=Now())
+    task_type = models.CharField(max_length=100)
+    key = models.CharField(max_length=1000)
+    features = models.BinaryField(null=True, blank=True)
+    policy_version = models.IntegerField()
+    llm_model = models.ForeignKey(
+        "routing.LlmModel",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
+    )
+    # The chance the policy gave the chosen model for this request.
+    probability = models.DecimalField(max_digits=11, decimal_places=10)
+    explored = models.BooleanField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "route_id"], name="decision_route_id_unique_per_contract"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(probability__gt=0, probability__lte=1),
+                name="decision_probability_in_range",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["contract", "decided_at"], name="decision_contract_time"),
+        ]
+
+    def __str__(self) -> str:
+        return self.route_id

@@ -189,6 +189,7 @@ def _call_from_span(span: Span) -> dict[str, Any] | None:
         "latency_ms": max(0, (span.end_ns - span.start_ns) // 1_000_000) if span.end_ns else None,
         "success": not span.failed,
         "policy_version": policy_version,
+        "route_id": a.get("outcome_ledger.route_id"),
         "metadata": {
             "trace_id": span.trace_id,
             "gen_ai.provider.name": a.get("gen_ai.provider.name") or a.get("gen_ai.system"),

@@ -37,6 +37,7 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
     success: bool = True
     policy_version: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
+    route_id: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] | None = None
     metadata: dict[str, Any] = {}
 
 

@@ -34,6 +34,7 @@ class CallSerializer(serializers.ModelSerializer):
             "latency_ms",
             "success",
             "policy_version",
+            "route_id",
             "metadata",
             "ingested_at",
         ]

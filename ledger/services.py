@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
-from django.db import transaction
+from django.db import connection, transaction
 
 from billing.models import Contract
 from billing.selectors import contract_schedules
@@ -88,6 +88,7 @@ CALL_COLUMNS = (
     "latency_ms",
     "success",
     "policy_version",
+    "route_id",
     "metadata",
     "fingerprint",
 )
@@ -182,6 +183,57 @@ def _cost_units(price: PriceRow, record: CallIn) -> int:
     )
 
 
+DECISION_SQL = (
+    "INSERT INTO ledger_routedecision (contract_id, route_id, decided_at, task_type, key, "
+    "features, policy_version, llm_model_id, probability, explored) "
+    "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s)"
+)
+
+
+def decision_record(
+    *,
+    contract_id: int,
+    route_id: str,
+    task_type: str,
+    key: str,
+    features: bytes | None,
+    policy_version: int,
+    llm_model_id: int,
+    probability: Decimal,
+    explored: bool,
+) -> None:
+    """Append one routing decision (DESIGN.md "Decisions are records"): one
+    statement, on the hot path of routers."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            DECISION_SQL,
+            [
+                contract_id,
+                route_id,
+                task_type,
+                key,
+                features,
+                policy_version,
+                llm_model_id,
+                probability,
+                explored,
+            ],
+        )
+
+
+def routes_known(*, contract_id: int, route_ids: set[str]) -> set[str]:
+    """Which of ``route_ids`` are decisions of this contract."""
+    if not route_ids:
+        return set()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT route_id FROM ledger_routedecision "
+            "WHERE contract_id = %s AND route_id = ANY(%s)",
+            [contract_id, list(route_ids)],
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
 def calls_ingest(
     *,
     contract: Contract,
@@ -203,6 +255,12 @@ def calls_ingest(
     # most 20: as an integer scaled by 10^20 it is exact.
     with exact_context():
         charge_factor_units = to_units(contract.fx_rate * (1 + contract.markup), 20)
+    # DESIGN.md "Decisions are records": a call names a decision of its own
+    # contract (one lookup per batch).
+    routes = routes_known(
+        contract_id=contract.id,
+        route_ids={r.route_id for _, r in batch.records if r.route_id is not None},
+    )
 
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
         placed = _placed(record.occurred_at, contract)
@@ -227,6 +285,14 @@ def calls_ingest(
                     "no_price",
                     f"no price for '{model.name}' in force at {record.occurred_at.isoformat()}; "
                     "add a price row or report reported_cost_usd",
+                )
+            )
+        if record.route_id is not None and record.route_id not in routes:
+            errors.append(
+                FieldError(
+                    "route_id",
+                    "unknown_route",
+                    f"no routing decision '{record.route_id}' in this contract",
                 )
             )
         if errors:
@@ -278,6 +344,7 @@ def calls_ingest(
                 record.latency_ms,
                 record.success,
                 record.policy_version,
+                record.route_id,
                 record.metadata,
             ]
         )
@@ -304,6 +371,7 @@ def calls_ingest(
             record.latency_ms,
             record.success,
             record.policy_version,
+            record.route_id,
             metadata,
             fingerprint,
         )

@@ -1,43 +1,40 @@
-"""The route decision (DESIGN.md "Routing feedback"): deterministic given a
-policy's weights and a request key, so routers can be stateless and every
-decision can be reproduced.
+"""The route decision (DESIGN.md "The decision rule"): pure arithmetic on a
+policy version's stored numbers, no database.
 
-The key is hashed into [0, 1): the first 8 bytes of SHA-256(key, UTF-8) as a
-big-endian integer h, over 2**64. The models are walked in name order and
-the first whose cumulative weight exceeds h / 2**64 is chosen. The
-cumulative weights are turned once into integer thresholds (exact Decimal
-arithmetic, no floats), so a decision is one hash and one bisection.
+For a request of task type t with features x, each candidate model m gets
+
+    net(m) = p(success | t, x, m) x V(t) - c(t, m)
+
+with ``p_m(x) = sigma(b_m + w.z + s_m.z)``, z the task type's one-hot
+followed by the standardized features (docs/ROUTING.md "The success model").
+The greedy pick is the candidate with the highest net among those whose
+predicted success is at least the baseline model's minus the version's
+``margin`` (ties: cheaper, then by name). The chosen model's probability is
+``epsilon / K`` for every candidate, plus ``audit`` for the baseline model,
+plus the rest for the greedy pick; a version without a success model (cold
+start) gives every candidate the same share.
+
+The pick is deterministic: the key is hashed into [0, 1) (the first 8 bytes
+of SHA-256(key, UTF-8) as a big-endian integer over 2**64) and the
+probabilities are walked in model-name order. The cumulative probabilities
+are exact fractions turned once into integer thresholds, so a pick is one
+hash and one bisection; floats only rank the candidates.
 """
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
 from hashlib import sha256
 
+import numpy as np
+
+from core.money import AMOUNT_QUANTUM
+
 SCALE = 2**64
-
-
-@dataclass(frozen=True, slots=True)
-class RouteTable:
-    """Models in name order and, for each, ceil(cumulative weight x 2**64):
-    h / 2**64 < c exactly when the integer h < ceil(c x 2**64)."""
-
-    models: tuple[str, ...]
-    thresholds: tuple[int, ...]
-
-    @classmethod
-    def of(cls, weights: dict[str, Decimal]) -> "RouteTable":
-        """``weights`` sum to exactly 1 (routing.learning makes them so)."""
-        if sum(weights.values(), Decimal(0)) != 1:
-            raise ValueError(f"weights must sum to exactly 1, not {sum(weights.values())}")
-        models = tuple(sorted(weights))
-        cumulative = Decimal(0)
-        thresholds = []
-        for model in models:
-            cumulative += weights[model]
-            numerator, denominator = cumulative.as_integer_ratio()
-            thresholds.append(-(-numerator * SCALE // denominator))
-        return cls(models, tuple(thresholds))
+# Standardized features are clipped to this many standard deviations, so one
+# absurd number cannot flip every decision.
+FEATURE_CLIP = 8.0
 
 
 def key_point(key: str) -> int:
@@ -45,6 +42,190 @@ def key_point(key: str) -> int:
     return int.from_bytes(sha256(key.encode()).digest()[:8], "big")
 
 
-def route(table: RouteTable, key: str) -> str:
-    """The model for ``key``: the same key and table give the same model."""
-    return table.models[bisect_right(table.thresholds, key_point(key))]
+@dataclass(frozen=True, slots=True)
+class RouteTable:
+    """Models in name order and, for each, ceil(cumulative probability x
+    2**64): h / 2**64 < c exactly when the integer h < ceil(c x 2**64)."""
+
+    models: tuple[str, ...]
+    shares: tuple[Fraction, ...]
+    thresholds: tuple[int, ...]
+
+    @classmethod
+    def of(cls, shares: dict[str, Fraction]) -> "RouteTable":
+        if sum(shares.values()) != 1:
+            raise ValueError(f"shares must sum to exactly 1, not {sum(shares.values())}")
+        models = tuple(sorted(shares))
+        cumulative = Fraction(0)
+        thresholds = []
+        for model in models:
+            cumulative += shares[model]
+            thresholds.append(-(-cumulative.numerator * SCALE // cumulative.denominator))
+        return cls(models, tuple(shares[m] for m in models), tuple(thresholds))
+
+    def pick(self, key: str) -> int:
+        return bisect_right(self.thresholds, key_point(key))
+
+
+def probability_text(share: Fraction) -> Decimal:
+    """A logged probability: the exact share to 10 places (ROUND_HALF_EVEN)."""
+    return (Decimal(share.numerator) / Decimal(share.denominator)).quantize(
+        AMOUNT_QUANTUM, rounding=ROUND_HALF_EVEN
+    )
+
+
+def shares_of(
+    *,
+    candidates: tuple[str, ...],
+    greedy: str | None,
+    baseline: str | None,
+    epsilon: Fraction,
+    audit: Fraction,
+) -> dict[str, Fraction]:
+    """DESIGN.md "The decision rule": ``epsilon`` shared equally, ``audit``
+    to the baseline (to the greedy pick when there is none), the rest to the
+    greedy pick; no greedy pick (cold start): equal shares."""
+    if greedy is None:
+        return {m: Fraction(1, len(candidates)) for m in candidates}
+    shares = {m: epsilon / len(candidates) for m in candidates}
+    shares[baseline if baseline is not None else greedy] += audit
+    shares[greedy] += 1 - epsilon - audit
+    return shares
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEntry:
+    """One task type's side of the rule: V(t), c(t, m) per candidate, and the
+    logit of each candidate at the mean request (None: no success model)."""
+
+    value: float
+    cost: np.ndarray
+    logits: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    model: str
+    probability: Decimal
+    explored: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPolicy:
+    """A policy version made ready to decide: numpy arrays over the
+    candidates in name order, one route table per possible greedy pick."""
+
+    version: int
+    candidates: tuple[str, ...]
+    baseline: int | None
+    margin: float
+    entries: dict[str, TaskEntry]
+    default: TaskEntry
+    # Features: mean and scale to standardize, and (w + s_m) per candidate.
+    feature_mean: np.ndarray | None
+    feature_scale: np.ndarray | None
+    feature_weights: np.ndarray | None
+    tables: tuple[RouteTable, ...]
+    uniform: RouteTable
+
+    @property
+    def feature_length(self) -> int | None:
+        return None if self.feature_mean is None else len(self.feature_mean)
+
+    def greedy(self, entry: TaskEntry, features: np.ndarray | None) -> int | None:
+        """The index of the greedy pick, or None when there is no success model."""
+        if entry.logits is None:
+            return None
+        logits = entry.logits
+        if features is not None and self.feature_weights is not None:
+            z = np.clip(
+                (features - self.feature_mean) / self.feature_scale, -FEATURE_CLIP, FEATURE_CLIP
+            )
+            logits = logits + self.feature_weights @ z
+        success = 1.0 / (1.0 + np.exp(-logits))
+        net = success * entry.value - entry.cost
+        eligible = np.ones(len(self.candidates), dtype=bool)
+        if self.baseline is not None:
+            eligible = success >= success[self.baseline] - self.margin
+        best = None
+        for index in np.flatnonzero(eligible).tolist():
+            rank = (-net[index], entry.cost[index], self.candidates[index])
+            if best is None or rank < best[0]:
+                best = (rank, index)
+        return best[1]
+
+    def decide(self, *, task_type: str, key: str, features: np.ndarray | None) -> Decision:
+        entry = self.entries.get(task_type, self.default)
+        greedy = self.greedy(entry, features)
+        table = self.uniform if greedy is None else self.tables[greedy]
+        chosen = table.pick(key)
+        return Decision(
+            model=table.models[chosen],
+            probability=probability_text(table.shares[chosen]),
+            explored=greedy is not None and chosen != greedy,
+        )
+
+
+def _floats(values) -> np.ndarray:
+    return np.asarray(values, dtype=np.float64)
+
+
+def policy_compile(*, version: int, model: dict, task_types: dict, default: dict) -> CompiledPolicy:
+    """A stored version (PolicyVersion.model, .task_types, .default) ready
+    to decide. The stored numbers are the whole policy: every decision can
+    be recomputed from them."""
+    candidates = tuple(model["candidates"])
+    baseline = model["baseline"]
+    success = model["success"]
+    epsilon, audit = Fraction(model["epsilon"]), Fraction(model["audit"])
+    tables = tuple(
+        RouteTable.of(
+            shares_of(
+                candidates=candidates,
+                greedy=greedy,
+                baseline=baseline,
+                epsilon=epsilon,
+                audit=audit,
+            )
+        )
+        for greedy in candidates
+    )
+    uniform = RouteTable.of(
+        shares_of(candidates=candidates, greedy=None, baseline=None, epsilon=epsilon, audit=audit)
+    )
+    feature_mean = feature_scale = feature_weights = None
+    if success is not None and success["feature_mean"]:
+        feature_mean = _floats(success["feature_mean"])
+        feature_scale = _floats(success["feature_scale"])
+        shared = _floats(success["shared_features"])
+        feature_weights = np.stack(
+            [shared + _floats(success["model_features"][m]) for m in candidates]
+        )
+
+    def entry(task_type: str | None, figures: dict) -> TaskEntry:
+        cost = _floats([float(figures["cost"][m]) for m in candidates])
+        logits = None
+        if success is not None:
+            logits = _floats(
+                [
+                    success["intercept"][m]
+                    + success["shared_task"].get(task_type, 0.0)
+                    + success["model_task"][m].get(task_type, 0.0)
+                    for m in candidates
+                ]
+            )
+        return TaskEntry(float(figures["value"]), cost, logits)
+
+    return CompiledPolicy(
+        version=version,
+        candidates=candidates,
+        baseline=None if baseline is None else candidates.index(baseline),
+        margin=float(model["margin"]),
+        entries={tt: entry(tt, e["model"]) for tt, e in task_types.items()},
+        default=entry(None, default["model"]),
+        feature_mean=feature_mean,
+        feature_scale=feature_scale,
+        feature_weights=feature_weights,
+        tables=tables,
+        uniform=uniform,
+    )

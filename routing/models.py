@@ -9,6 +9,15 @@ from django.db.models.functions import Now
 PRICE = {"max_digits": 20, "decimal_places": 10}
 
 
+# Request featurizers the client package ships (outcome_ledger_client.features),
+# by name, with the number of features each gives (DESIGN.md "Decisions are
+# records"). A contract may instead declare its own name and length.
+DEFAULT_FEATURIZER = "markers-v1"
+FEATURIZERS = {DEFAULT_FEATURIZER: 32}
+# The most features a route request may carry.
+MAX_FEATURES = 1024
+
+
 class Tier(models.TextChoices):
     FRONTIER = "frontier"
     MID = "mid"
@@ -118,13 +127,17 @@ class Price(models.Model):
 
 
 class PolicyVersion(models.Model):
-    """One nightly run's routing policy for a contract (DESIGN.md "Routing
-    feedback"): per task type, the weights and the inputs that explain them.
+    """One routing policy of a contract (DESIGN.md "Routing (learned from the
+    ledger's own outcomes)"), append-only: the cold start, then one per
+    nightly run.
 
-    ``task_types`` maps a task type to {"weights": {model: "0.6100000000"},
-    "inputs": {...}}; ``default`` holds the cold-start entry served for a task
-    type with no data in the window. Weights are decimal strings summing to
-    exactly 1 (docs/ROUTING.md). ``version`` counts 1, 2, 3... per contract.
+    ``task_types`` maps a task type to {"model": {"value": V(t), "cost":
+    {model: c(t, m)}}, "weights": {model: "0.9100000000"}, "inputs": {...}}:
+    the figures the rule uses, the decision probabilities of a request
+    without features (summing to exactly 1) and the window's realized figures;
+    ``default`` is the entry of a task type the version has not seen.
+    ``version`` counts 1, 2, 3... per contract; the version in force is the
+    one with the latest ``as_of``.
     """
 
     contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
@@ -133,7 +146,12 @@ class PolicyVersion(models.Model):
     as_of = models.DateTimeField()
     window_start = models.DateTimeField()
     window_end = models.DateTimeField()
-    parameters = models.JSONField(help_text="window_days, min_tasks, tolerance, epsilon")
+    parameters = models.JSONField(help_text="The contract's routing terms at the run.")
+    # What every decision is computed from (routing.decisions): candidates,
+    # baseline, epsilon, audit, margin and the success model's coefficients.
+    model = models.JSONField(default=dict)
+    # The promotion and quality guards' estimates and verdict (routing.learning).
+    guard = models.JSONField(default=dict)
     task_types = models.JSONField(default=dict)
     default = models.JSONField(default=dict)
     created_at = models.DateTimeField(db_default=Now())

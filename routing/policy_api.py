@@ -1,18 +1,19 @@
-"""Thin views of routing policies (API.md "Routing"): the current version,
-route decisions and the comparison of versions by realized figures."""
+"""Thin views of routing (API.md "Routing"): policy versions, route
+decisions, the logged decisions and the comparison of versions."""
 
 from typing import Annotated
 
 import msgspec
+import numpy as np
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.auth import ApiKeyAuthentication, KeyRateThrottle
-from billing.selectors import contract_get
+from billing.selectors import contract_get, contract_get_for_ingest
 from core.api import (
     PAGE_PARAMETERS,
     TIME_RANGE_PARAMETERS,
@@ -23,14 +24,17 @@ from core.api import (
     time_range,
 )
 from core.errors import InvalidInput
+from routing.learning import policy_current
+from routing.models import MAX_FEATURES
 from routing.policy_selectors import (
     EARLIEST,
     LATEST,
-    policy_current,
+    decision_list,
+    policy_get,
     policy_version_list,
     policy_versions_compare,
-    route_decide,
 )
+from routing.serving import route_decide
 
 
 class PolicySerializer(serializers.Serializer):
@@ -40,6 +44,8 @@ class PolicySerializer(serializers.Serializer):
     window_start = serializers.DateTimeField()
     window_end = serializers.DateTimeField()
     parameters = serializers.JSONField()
+    model = serializers.JSONField()
+    guard = serializers.JSONField()
     task_types = serializers.JSONField()
     default = serializers.JSONField()
 
@@ -47,17 +53,23 @@ class PolicySerializer(serializers.Serializer):
 class PolicyView(APIView):
     @extend_schema(
         operation_id="routing_policy",
-        parameters=[OpenApiParameter("task_type", str)],
+        parameters=[OpenApiParameter("task_type", str), OpenApiParameter("version", int)],
         responses=PolicySerializer,
-        summary="The current routing policy version (one task type with ?task_type=)",
+        summary="The routing policy in force (latest as_of), or the version named",
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
-        policy = policy_current(contract=contract)
+        version = request.query_params.get("version")
+        if version is None:
+            policy = policy_current(contract=contract)
+        elif version.isdigit():
+            policy = policy_get(contract=contract, version=int(version))
+        else:
+            raise InvalidInput("'version' is a version number", code="invalid_version")
         data = PolicySerializer(policy).data
         task_type = request.query_params.get("task_type")
         if task_type:
-            # The weights a route request for it would use (docs/ROUTING.md).
+            # The entry a route request for it would use (docs/ROUTING.md).
             data["task_types"] = {task_type: policy.task_types.get(task_type, policy.default)}
         return Response(data)
 
@@ -67,11 +79,23 @@ class RouteRequestSerializer(serializers.Serializer):
 
     task_type = serializers.CharField(max_length=100)
     key = serializers.CharField(max_length=1000)
+    features = serializers.ListField(
+        child=serializers.FloatField(), required=False, max_length=MAX_FEATURES
+    )
+
+
+class RouteDecisionSerializer(serializers.Serializer):
+    route_id = serializers.CharField()
+    model = serializers.CharField()
+    policy_version = serializers.IntegerField()
+    probability = serializers.CharField()
+    explored = serializers.BooleanField()
 
 
 class RouteIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     task_type: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     key: Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
+    features: Annotated[list[float], msgspec.Meta(max_length=MAX_FEATURES)] | None = None
 
 
 _route_in = msgspec.json.Decoder(RouteIn)
@@ -108,11 +132,9 @@ class RouteView(APIView):
     @extend_schema(
         operation_id="routing_route",
         request=RouteRequestSerializer,
-        responses=inline_serializer(
-            "RouteDecision",
-            {"model": serializers.CharField(), "policy_version": serializers.IntegerField()},
-        ),
-        summary="The model for one request: the same key and version give the same model",
+        responses=RouteDecisionSerializer,
+        summary="The model for one request, stored as a decision: the same key, version "
+        "and features give the same model",
     )
     def post(self, request: Request, code: str) -> HttpResponse:
         try:
@@ -121,13 +143,67 @@ class RouteView(APIView):
             raise InvalidInput(str(exc)) from exc
         except msgspec.DecodeError as exc:
             raise InvalidInput("the body is not a JSON object", code="malformed") from exc
-        model, version = route_decide(
-            principal=request.auth, code=code, task_type=given.task_type, key=given.key
+        routed = route_decide(
+            principal=request.auth,
+            code=code,
+            task_type=given.task_type,
+            key=given.key,
+            features=given.features,
         )
         return HttpResponse(
-            _route_out.encode({"model": model, "policy_version": version}),
+            _route_out.encode(
+                {
+                    "route_id": routed.route_id,
+                    "model": routed.model,
+                    "policy_version": routed.policy_version,
+                    "probability": routed.probability,
+                    "explored": routed.explored,
+                }
+            ),
             content_type="application/json",
         )
+
+
+class DecisionSerializer(serializers.Serializer):
+    route_id = serializers.CharField()
+    decided_at = serializers.DateTimeField()
+    task_type = serializers.CharField()
+    key = serializers.CharField()
+    features = serializers.SerializerMethodField()
+    policy_version = serializers.IntegerField()
+    model = serializers.CharField(source="llm_model.name")
+    probability = serializers.DecimalField(max_digits=11, decimal_places=10)
+    explored = serializers.BooleanField()
+
+    def get_features(self, decision) -> list[float] | None:
+        if decision.features is None:
+            return None
+        return np.frombuffer(bytes(decision.features), dtype="<f8").tolist()
+
+
+class DecisionsView(APIView):
+    @extend_schema(
+        operation_id="routing_decisions",
+        parameters=[
+            *TIME_RANGE_PARAMETERS,
+            OpenApiParameter("task_type", str),
+            *PAGE_PARAMETERS,
+        ],
+        responses=paginated(DecisionSerializer),
+        summary="The logged route decisions (vendor and admin)",
+    )
+    def get(self, request: Request, code: str) -> Response:
+        contract = contract_get_for_ingest(principal=request.auth, code=code)
+        decisions = decision_list(
+            contract=contract, task_type=request.query_params.get("task_type")
+        )
+        start, end = time_range(request)
+        if start is not None:
+            decisions = decisions.filter(decided_at__gte=start)
+        if end is not None:
+            decisions = decisions.filter(decided_at__lt=end)
+        rows, next_url = keyset_page(request, decisions, field="decided_at")
+        return Response({"results": DecisionSerializer(rows, many=True).data, "next": next_url})
 
 
 class VersionComparisonSerializer(serializers.Serializer):
@@ -140,6 +216,7 @@ class VersionComparisonSerializer(serializers.Serializer):
     cost_usd = serializers.CharField()
     attributed_value = serializers.CharField()
     value_per_dollar = serializers.CharField(allow_null=True)
+    guard = serializers.JSONField()
 
 
 class VersionsView(APIView):

@@ -14,7 +14,7 @@ from billing.models import Contract
 from billing.selectors import contract_list
 from core.errors import NotFound
 from core.money import amount_str
-from routing.decisions import RouteTable, route
+from ledger.models import RouteDecision
 from routing.models import PolicyVersion
 
 # DESIGN.md "Routing feedback", all in SQL (calls are never loaded into
@@ -125,18 +125,29 @@ def policy_versions_compare(
                 "cost_usd": amount_str(stats.cost_usd),
                 "attributed_value": amount_str(stats.attributed_value),
                 "value_per_dollar": _ratio(stats.value_per_dollar),
+                "guard": policy.guard,
             }
         )
     return rows
 
 
-def policy_current(*, contract: Contract) -> PolicyVersion:
-    policy = PolicyVersion.objects.filter(contract=contract).order_by("-version").first()
+def policy_latest(*, contract: Contract) -> PolicyVersion | None:
+    """The version in force: the one with the latest ``as_of`` (DESIGN.md
+    "Learning (nightly)")."""
+    return PolicyVersion.objects.filter(contract=contract).order_by("-as_of").first()
+
+
+def policy_in_force(*, contract: Contract, as_of: datetime) -> PolicyVersion | None:
+    """The version that was in force just before ``as_of``."""
+    return (
+        PolicyVersion.objects.filter(contract=contract, as_of__lt=as_of).order_by("-as_of").first()
+    )
+
+
+def policy_get(*, contract: Contract, version: int) -> PolicyVersion:
+    policy = PolicyVersion.objects.filter(contract=contract, version=version).first()
     if policy is None:
-        raise NotFound(
-            f"contract '{contract.code}' has no routing policy yet; the nightly run publishes one",
-            code="no_policy",
-        )
+        raise NotFound(f"contract '{contract.code}' has no routing policy version {version}")
     return policy
 
 
@@ -144,47 +155,49 @@ def policy_version_list(*, contract: Contract):
     return PolicyVersion.objects.filter(contract=contract)
 
 
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    policy_id: int
-    version: int
-    tables: dict[str, RouteTable]
-    default: RouteTable | None
+# Mean tokens and calls per task (distinct task_ref) per task type, and over
+# every task type (the row whose task type is NULL): what an untried model
+# would cost (DESIGN.md "The decision rule").
+TOKENS_SQL = """
+SELECT task_type, sum(input_tokens), sum(output_tokens), count(*), count(DISTINCT task_ref)
+  FROM ledger_call
+ WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+   AND task_ref IS NOT NULL
+ GROUP BY GROUPING SETS ((task_type), ())
+"""
 
 
-def _compile(policy: PolicyVersion) -> _Compiled:
-    def table(entry: dict) -> RouteTable | None:
-        weights = {model: Decimal(w) for model, w in entry.get("weights", {}).items()}
-        return RouteTable.of(weights) if weights else None
-
-    tables = {tt: table(entry) for tt, entry in policy.task_types.items()}
-    return _Compiled(policy.id, policy.version, tables, table(policy.default))
-
-
-# The current version of each contract, compiled, in this process. A route
-# request asks the database for the contract's latest version id (one index
-# lookup) at most once a LATEST_CHECK_SECONDS, so a new version is served
-# within that time; only a changed id reloads and recompiles the weights.
-# Threads of one worker may race to fill an entry; both store the same thing.
-_compiled: dict[int, _Compiled] = {}
-_latest: dict[int, tuple[int, float]] = {}
-LATEST_CHECK_SECONDS = 1.0
+def task_tokens(
+    *, contract_id: int, start: datetime, end: datetime
+) -> dict[str | None, tuple[int, int, Decimal]]:
+    """{task type or None: (mean input tokens, mean output tokens, calls per
+    task)} over [start, end), for task types with at least one task."""
+    with connection.cursor() as cursor:
+        cursor.execute(TOKENS_SQL, {"contract_id": contract_id, "start": start, "end": end})
+        return {
+            task_type: (input_tokens // tasks, output_tokens // tasks, Decimal(calls) / tasks)
+            for task_type, input_tokens, output_tokens, calls, tasks in cursor.fetchall()
+            if tasks
+        }
 
 
-def latest_version_forget(*, contract_id: int) -> None:
-    _latest.pop(contract_id, None)
+def decision_list(*, contract: Contract, task_type: str | None = None):
+    """The contract's logged route decisions (DESIGN.md "Decisions are
+    records"), as rows of DECISION_FIELDS."""
+    decisions = RouteDecision.objects.filter(contract_id=contract.id)
+    if task_type:
+        decisions = decisions.filter(task_type=task_type)
+    return decisions.select_related("llm_model")
 
 
 # Who reaches a contract never changes (its vendor and customer are fixed
 # terms, billing/admin.py), so (organization, role, code) -> contract id is
 # kept for the life of the process; the key itself is checked every request.
 _reach: dict[tuple[int, str, str], int] = {}
-LATEST_SQL = (
-    "SELECT id FROM routing_policyversion WHERE contract_id = %s ORDER BY version DESC LIMIT 1"
-)
 
 
-def _contract_id(principal: Principal, code: str) -> int:
+def contract_id_reachable(*, principal: Principal, code: str) -> int:
+    """The id of the contract ``code`` within the caller's reach (404 else)."""
     key = (principal.organization_id, principal.role, code)
     contract_id = _reach.get(key)
     if contract_id is None:
@@ -200,32 +213,29 @@ def _contract_id(principal: Principal, code: str) -> int:
     return contract_id
 
 
-def route_decide(*, principal: Principal, code: str, task_type: str, key: str) -> tuple[str, int]:
-    """(model, policy version) for a request; a task type the version has no
-    weights for gets the version's cold-start weights (docs/ROUTING.md)."""
-    contract_id = _contract_id(principal, code)
+# The id of each contract's version in force, as this process last read it:
+# a route request asks the database (one index lookup) at most once a
+# LATEST_CHECK_SECONDS, so a new version is served within that time, at once
+# in the process that published it.
+_latest: dict[int, tuple[int | None, float]] = {}
+LATEST_CHECK_SECONDS = 1.0
+LATEST_SQL = (
+    "SELECT id FROM routing_policyversion WHERE contract_id = %s ORDER BY as_of DESC LIMIT 1"
+)
+
+
+def latest_version_forget(*, contract_id: int) -> None:
+    _latest.pop(contract_id, None)
+
+
+def latest_version_id(*, contract_id: int) -> int | None:
+    """The id of the contract's version in force (None: it has none yet)."""
     now = time.monotonic()
     checked = _latest.get(contract_id)
     if checked is None or checked[1] <= now:
         with connection.cursor() as cursor:
             cursor.execute(LATEST_SQL, [contract_id])
             row = cursor.fetchone()
-        if row is None:
-            raise NotFound(
-                f"contract '{code}' has no routing policy yet; the nightly run publishes one",
-                code="no_policy",
-            )
-        checked = (row[0], now + LATEST_CHECK_SECONDS)
+        checked = (None if row is None else row[0], now + LATEST_CHECK_SECONDS)
         _latest[contract_id] = checked
-    compiled = _compiled.get(contract_id)
-    if compiled is None or compiled.policy_id != checked[0]:
-        compiled = _compile(PolicyVersion.objects.get(id=checked[0]))
-        _compiled[contract_id] = compiled
-    table = compiled.tables.get(task_type) or compiled.default
-    if table is None:
-        raise NotFound(
-            f"policy version {compiled.version} has no model to route to (no priced candidate "
-            "and no baseline model)",
-            code="no_route",
-        )
-    return route(table, key), compiled.version
+    return checked[0]

@@ -1,18 +1,31 @@
-"""A synthetic enterprise workload that closes the routing loop (DESIGN.md
-"Routing feedback"), for ``manage.py simulate_routing`` and the convergence
-test: every simulated day routes its tasks with the current policy version,
-stores the calls and outcomes through the real ingestion services, and every
-simulated night learns the next version. docs/ROUTING.md shows a run.
+"""A synthetic workload that closes the routing loop (DESIGN.md "Routing
+(learned from the ledger's own outcomes)"), for ``manage.py
+simulate_routing`` and the learning tests.
 
-The world is seeded with plain ORM rows (orgs, three models, one contract):
-it is a fixture, not business data. Success is drawn per task from the
-task type's success rate for the model's tier; an accepted outcome is
-worth the task type's unit value.
+Every request has a hidden difficulty: easy or hard. A light model is as
+good as the frontier model on easy requests and bad on hard ones, inside
+the same task type; the request's features show its difficulty through
+noise, among dimensions that carry nothing. The same seeded stream of
+requests is served three ways, each by its own contract:
+
+- ``always-frontier``: the frontier model is the only candidate;
+- ``per-task-type``: the three models, routed without features (the
+  policy can only tell task types apart);
+- ``request-aware``: the three models, routed with the features.
+
+Every simulated day routes each request through the real route service
+(decisions stored), stores the calls (with their ``route_id``) and the
+accepted outcomes through the real ingestion services, and every simulated
+night learns the next policy version. Success is drawn once per request
+and model from one uniform number, so the three ways meet the same luck.
+
+The world is seeded with plain ORM rows (orgs, three models, contracts): a
+fixture, not business data.
 """
 
 import random
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from html import escape
@@ -24,12 +37,13 @@ from billing.models import Contract, Organization, ValueScheduleRow
 from core.batch import MAX_RECORDS, DecodedBatch
 from ledger.records import CallIn, OutcomeIn
 from ledger.services import calls_ingest, outcomes_ingest
-from routing.decisions import RouteTable, route
 from routing.learning import policy_learn_for_contract
 from routing.models import LlmModel, Price
+from routing.serving import route_for_contract
 
 START = datetime(2026, 1, 5, tzinfo=UTC)
-MILLION = Decimal(1_000_000)
+FEATURES = 8
+FEATURIZER = "sim-difficulty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +52,8 @@ class ModelSpec:
     tier: str
     input_usd: Decimal  # per million tokens
     output_usd: Decimal
+    success_easy: float
+    success_hard: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,45 +63,46 @@ class TaskSpec:
     input_tokens: int
     output_tokens: int
     unit_value: Decimal
-    success: dict[str, float]  # by tier
+    hard_share: float
 
 
 MODELS = (
-    ModelSpec("sim-light", "light", Decimal("0.15"), Decimal("0.60")),
-    ModelSpec("sim-mid", "mid", Decimal("3"), Decimal("15")),
-    ModelSpec("sim-frontier", "frontier", Decimal("15"), Decimal("75")),
+    ModelSpec("sim-light", "light", Decimal("0.15"), Decimal("0.60"), 0.95, 0.10),
+    ModelSpec("sim-mid", "mid", Decimal("3"), Decimal("15"), 0.95, 0.50),
+    ModelSpec("sim-frontier", "frontier", Decimal("15"), Decimal("75"), 0.95, 0.90),
 )
-# Routine work dominates; the light model is as good as frontier on support
-# tickets and triage, and clearly worse at code review.
 TASKS = (
-    TaskSpec(
-        "support_ticket", 300, 2000, 400, Decimal(5), {"light": 0.93, "mid": 0.93, "frontier": 0.94}
-    ),
-    TaskSpec("triage", 200, 800, 100, Decimal(2), {"light": 0.96, "mid": 0.96, "frontier": 0.96}),
-    TaskSpec(
-        "code_review", 100, 6000, 1200, Decimal(40), {"light": 0.10, "mid": 0.55, "frontier": 0.90}
-    ),
+    TaskSpec("support_ticket", 120, 2000, 400, Decimal(1), 0.3),
+    TaskSpec("code_review", 60, 6000, 1200, Decimal(4), 0.5),
 )
+STRATEGIES = ("always-frontier", "per-task-type", "request-aware")
 
 
-def _cost(model: ModelSpec, task: TaskSpec) -> Decimal:
-    return (task.input_tokens * model.input_usd + task.output_tokens * model.output_usd) / MILLION
+@dataclass(frozen=True, slots=True)
+class Request:
+    task: TaskSpec
+    ref: str
+    hard: bool
+    luck: float
+    features: list[float]
 
 
-def expected_value_per_dollar(shares: dict[str, dict[str, Decimal]]) -> Decimal:
-    """Expected value / cost of a day when task type t goes to model m with
-    share shares[t][m] (mean token counts: the jitter is symmetric)."""
-    value = cost = Decimal(0)
+def request_stream(rng: random.Random, day: int, scale: float) -> list[Request]:
+    """One day's requests: hidden difficulty, visible through two noisy
+    features among six that carry nothing."""
+    requests = []
     for task in TASKS:
-        for model in MODELS:
-            share = shares[task.name].get(model.name, Decimal(0))
-            value += task.per_day * share * Decimal(task.success[model.tier]) * task.unit_value
-            cost += task.per_day * share * _cost(model, task)
-    return value / cost
+        for i in range(round(task.per_day * scale)):
+            hard = rng.random() < task.hard_share
+            signal = 1.0 if hard else 0.0
+            features = [signal + rng.gauss(0, 0.3), -signal + rng.gauss(0, 0.3)]
+            features += [rng.gauss(0, 1) for _ in range(FEATURES - 2)]
+            requests.append(Request(task, f"{task.name}-{day}-{i}", hard, rng.random(), features))
+    return requests
 
 
-UNIFORM = {t.name: {m.name: Decimal(1) / len(MODELS) for m in MODELS} for t in TASKS}
-FRONTIER = {t.name: {"sim-frontier": Decimal(1)} for t in TASKS}
+def succeeds(request: Request, model: ModelSpec) -> bool:
+    return request.luck < (model.success_hard if request.hard else model.success_easy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,31 +111,24 @@ class Week:
     tasks: int
     accepted: int
     cost_usd: Decimal
-    frontier_cost_usd: Decimal
     value: Decimal
 
     @property
-    def accepted_rate(self) -> Decimal:
+    def success_rate(self) -> Decimal:
         return Decimal(self.accepted) / self.tasks
 
     @property
-    def efficiency(self) -> Decimal:
-        """Always-frontier cost over the routed cost (DESIGN.md "Routing savings")."""
-        return self.frontier_cost_usd / self.cost_usd
-
-    @property
-    def value_per_dollar(self) -> Decimal:
-        return self.value / self.cost_usd
+    def net_value(self) -> Decimal:
+        return self.value - self.cost_usd
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Result:
-    contract: Contract
-    weeks: list[Week]
-    final_weights: dict[str, dict[str, str]]
+    contracts: dict[str, Contract]
+    weeks: dict[str, list[Week]] = field(default_factory=dict)
 
 
-def _world(seed: int) -> Contract:
+def _world(seed: int) -> dict[str, Contract]:
     vendor, _ = Organization.objects.get_or_create(slug="sim-vendor", defaults={"name": "Sim"})
     customer, _ = Organization.objects.get_or_create(slug="sim-customer", defaults={"name": "Sim"})
     models = []
@@ -134,28 +144,27 @@ def _world(seed: int) -> Contract:
                 output=spec.output_usd,
             )
         models.append(model)
-    contract = Contract.objects.create(
-        code=f"sim-routing-{seed}-{secrets.token_hex(3)}",
-        vendor=vendor,
-        customer=customer,
-        starts_on=START.date(),
-        baseline_model=models[-1],
-    )
-    contract.routing_models.set(models)
-    ValueScheduleRow.objects.bulk_create(
-        ValueScheduleRow(
-            contract=contract, kind="task_completed", task_type=t.name, unit_value=t.unit_value
+    suffix = secrets.token_hex(3)
+    contracts = {}
+    for strategy in STRATEGIES:
+        contract = Contract.objects.create(
+            code=f"sim-{strategy}-{seed}-{suffix}",
+            vendor=vendor,
+            customer=customer,
+            starts_on=START.date(),
+            baseline_model=models[-1],
+            routing_featurizer=FEATURIZER,
+            routing_feature_length=FEATURES,
         )
-        for t in TASKS
-    )
-    return contract
-
-
-def _tables(policy) -> dict[str, RouteTable]:
-    def table(entry):
-        return RouteTable.of({m: Decimal(w) for m, w in entry["weights"].items()})
-
-    return {t.name: table(policy.task_types.get(t.name, policy.default)) for t in TASKS}
+        contract.routing_models.set(models[-1:] if strategy == "always-frontier" else models)
+        ValueScheduleRow.objects.bulk_create(
+            ValueScheduleRow(
+                contract=contract, kind="task_completed", task_type=t.name, unit_value=t.unit_value
+            )
+            for t in TASKS
+        )
+        contracts[strategy] = contract
+    return contracts
 
 
 def _store(contract: Contract, calls: list[CallIn], outcomes: list[OutcomeIn]) -> None:
@@ -167,47 +176,50 @@ def _store(contract: Contract, calls: list[CallIn], outcomes: list[OutcomeIn]) -
                 raise RuntimeError(f"simulated records rejected: {report.rejected[:3]}")
 
 
-def _day(contract, policy, day: int, rng: random.Random, scale: float) -> None:
-    tables = _tables(policy)
+def serve_day(contract: Contract, requests: list[Request], day: int, *, features: bool) -> None:
+    """Route, call and (on success) accept every request of one day."""
     by_name = {m.name: m for m in MODELS}
     at = START + timedelta(days=day, hours=9)
     calls, outcomes = [], []
-    for task in TASKS:
-        for i in range(round(task.per_day * scale)):
-            ref = f"{task.name}-{day}-{i}"
-            model = by_name[route(tables[task.name], ref)]
-            jitter = rng.uniform(0.8, 1.2)
-            calls.append(
-                CallIn(
-                    external_id=f"call-{ref}",
-                    occurred_at=at + timedelta(seconds=i),
-                    model=model.name,
-                    task_type=task.name,
-                    task_ref=ref,
-                    input_tokens=round(task.input_tokens * jitter),
-                    output_tokens=round(task.output_tokens * jitter),
-                    policy_version=policy.version,
+    for i, request in enumerate(requests):
+        routed = route_for_contract(
+            contract_id=contract.id,
+            task_type=request.task.name,
+            key=request.ref,
+            features=request.features if features else None,
+        )
+        model = by_name[routed.model]
+        calls.append(
+            CallIn(
+                external_id=f"call-{request.ref}",
+                occurred_at=at + timedelta(seconds=i),
+                model=model.name,
+                task_type=request.task.name,
+                task_ref=request.ref,
+                input_tokens=request.task.input_tokens,
+                output_tokens=request.task.output_tokens,
+                policy_version=routed.policy_version,
+                route_id=routed.route_id,
+            )
+        )
+        if succeeds(request, model):
+            outcomes.append(
+                OutcomeIn(
+                    external_id=f"outcome-{request.ref}",
+                    occurred_at=at + timedelta(hours=2, seconds=i),
+                    kind="task_completed",
+                    task_type=request.task.name,
+                    task_ref=request.ref,
+                    quantity=Decimal(1),
                 )
             )
-            if rng.random() < task.success[model.tier]:
-                outcomes.append(
-                    OutcomeIn(
-                        external_id=f"outcome-{ref}",
-                        occurred_at=at + timedelta(hours=2, seconds=i),
-                        kind="task_completed",
-                        task_type=task.name,
-                        task_ref=ref,
-                        quantity=Decimal(1),
-                    )
-                )
     _store(contract, calls, outcomes)
 
 
 WEEK_SQL = """
-SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, c.frontier_cost, coalesce(o.value, 0)
+SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, coalesce(o.value, 0)
   FROM (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
-               count(DISTINCT task_ref) AS tasks, sum(cost_usd) AS cost,
-               sum(baseline_cost_usd) AS frontier_cost
+               count(DISTINCT task_ref) AS tasks, sum(cost_usd) AS cost
           FROM ledger_call WHERE contract_id = %(contract_id)s GROUP BY 1) c
   LEFT JOIN (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
                     count(*) AS accepted, sum(value) AS value
@@ -218,26 +230,29 @@ SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, c.frontier_cost, coales
 """
 
 
-def _weeks(contract: Contract) -> list[Week]:
+def weeks_read(contract: Contract) -> list[Week]:
     with connection.cursor() as cursor:
         cursor.execute(WEEK_SQL, {"contract_id": contract.id, "start": START})
         return [Week(number + 1, *rest) for number, *rest in cursor.fetchall()]
 
 
-def simulate(*, weeks: int, seed: int, scale: float = 1.0, on_day=None) -> Result:
-    """Run ``weeks`` weeks of the workload (``scale`` x the daily volumes)."""
+def simulate(*, days: int, seed: int, scale: float = 1.0, on_night=None) -> Result:
+    """Run ``days`` days of the workload (``scale`` x the daily volumes),
+    served the three ways, learning every night."""
     rng = random.Random(seed)
-    contract = _world(seed)
-    policy = policy_learn_for_contract(contract=contract, as_of=START).policy
-    for day in range(weeks * 7):
-        _day(contract, policy, day, rng, scale)
-        policy = policy_learn_for_contract(
-            contract=contract, as_of=START + timedelta(days=day + 1)
-        ).policy
-        if on_day is not None:
-            on_day(day, policy)
-    final = {t.name: policy.task_types.get(t.name, policy.default)["weights"] for t in TASKS}
-    return Result(contract, _weeks(contract), final)
+    result = Result(_world(seed))
+    for day in range(days):
+        requests = request_stream(rng, day, scale)
+        for strategy, contract in result.contracts.items():
+            serve_day(contract, requests, day, features=strategy == "request-aware")
+            policy_learn_for_contract(contract=contract, as_of=START + timedelta(days=day + 1))
+        if on_night is not None:
+            on_night(day)
+    result.weeks = {s: weeks_read(c) for s, c in result.contracts.items()}
+    return result
+
+
+COLORS = {"always-frontier": "#b33", "per-task-type": "#888888", "request-aware": "#1b7f3b"}
 
 
 def _polyline(points, x_of, y_of, color) -> str:
@@ -249,13 +264,14 @@ def _chart(title: str, series: dict[str, tuple[str, list[tuple[int, float]]]]) -
     width, height, pad = 640, 260, 40
     xs = [x for _, points in series.values() for x, _ in points]
     ys = [y for _, points in series.values() for _, y in points]
-    x_low, x_high, y_high = min(xs), max(max(xs), min(xs) + 1), max(ys) * 1.1 or 1
+    x_low, x_high = min(xs), max(max(xs), min(xs) + 1)
+    y_low, y_high = min(0.0, min(ys)), max(ys) * 1.1 or 1
 
     def x_of(x):
         return pad + (x - x_low) / (x_high - x_low) * (width - 2 * pad)
 
     def y_of(y):
-        return height - pad - y / y_high * (height - 2 * pad)
+        return height - pad - (y - y_low) / (y_high - y_low) * (height - 2 * pad)
 
     lines = [_polyline(points, x_of, y_of, color) for color, points in series.values()]
     legend = [
@@ -268,7 +284,7 @@ def _chart(title: str, series: dict[str, tuple[str, list[tuple[int, float]]]]) -
     ]
     axis = (
         f'<line x1="{pad}" y1="{height - pad}" x2="{width - pad}" y2="{height - pad}" '
-        f'stroke="#999"/><text x="4" y="{pad}">{y_high:,.0f}</text>'
+        f'stroke="#999"/><text x="4" y="{pad}">{y_high:,.2f}</text>'
     )
     return (
         f"<h2>{escape(title)}</h2>"
@@ -278,33 +294,23 @@ def _chart(title: str, series: dict[str, tuple[str, list[tuple[int, float]]]]) -
 
 
 def chart_write(result: Result, path: Path) -> Path:
-    """A self-contained HTML page (inline SVG): value per dollar and cost
-    per week, routed against uniform and always-frontier routing."""
-    numbers = [w.number for w in result.weeks]
-    # Floats here only place points on the chart; no amount is stored from them.
-    uniform = float(expected_value_per_dollar(UNIFORM))
-    frontier = float(expected_value_per_dollar(FRONTIER))
-    per_dollar = {
-        "routed (realized)": (
-            "#1b7f3b",
-            [(w.number, float(w.value_per_dollar)) for w in result.weeks],
-        ),
-        "uniform (expected)": ("#888888", [(n, uniform) for n in numbers]),
-        "always frontier (expected)": ("#b33", [(n, frontier) for n in numbers]),
-    }
-    cost = {
-        "routed cost (USD)": ("#1b7f3b", [(w.number, float(w.cost_usd)) for w in result.weeks]),
-        "always-frontier cost (USD)": (
-            "#b33",
-            [(w.number, float(w.frontier_cost_usd)) for w in result.weeks],
-        ),
-    }
+    """A self-contained HTML page (inline SVG): net value, cost and success
+    per week for the three ways."""
+
+    def series(of) -> dict:
+        # Floats here only place points on the chart; no amount is stored from them.
+        return {
+            s: (COLORS[s], [(w.number, float(of(w))) for w in weeks])
+            for s, weeks in result.weeks.items()
+        }
+
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "<!doctype html><meta charset='utf-8'><title>Routing simulation</title>"
-        f"<h1>Routing simulation: {escape(result.contract.code)}</h1>"
-        + _chart("Value per dollar", per_dollar)
-        + _chart("Cost per week", cost),
+        "<h1>Routing simulation</h1>"
+        + _chart("Net value per week (value - cost)", series(lambda w: w.net_value))
+        + _chart("Cost per week (USD)", series(lambda w: w.cost_usd))
+        + _chart("Success rate per week", series(lambda w: w.success_rate)),
         encoding="utf-8",
     )
     return path

@@ -1,0 +1,132 @@
+"""Serving route decisions (DESIGN.md "Decisions are records"): the hot path
+of routers. A decision is pure arithmetic on the contract's version in
+force, compiled once per process (routing.decisions); the only database
+work per request is storing the decision (one INSERT).
+"""
+
+import secrets
+from dataclasses import dataclass
+
+import numpy as np
+
+from billing.auth import Principal
+from billing.models import Contract, Role
+from core.errors import InvalidInput, NotFound
+from ledger.services import decision_record
+from routing.decisions import CompiledPolicy, policy_compile
+from routing.learning import policy_cold_start
+from routing.models import LlmModel, PolicyVersion
+from routing.policy_selectors import contract_id_reachable, latest_version_id
+
+
+@dataclass(frozen=True, slots=True)
+class _Served:
+    policy_id: int
+    compiled: CompiledPolicy
+    model_ids: dict[str, int]
+    feature_length: int
+
+
+# The compiled version in force of each contract, in this process; only a
+# changed version id reloads and recompiles it. Threads of one worker may
+# race to fill an entry; both store the same thing.
+_served: dict[int, _Served] = {}
+
+
+def _load(policy: PolicyVersion) -> _Served:
+    compiled = policy_compile(
+        version=policy.version,
+        model=policy.model,
+        task_types=policy.task_types,
+        default=policy.default,
+    )
+    ids = dict(LlmModel.objects.filter(name__in=compiled.candidates).values_list("name", "id"))
+    return _Served(policy.id, compiled, ids, policy.parameters["feature_length"])
+
+
+def _served_for(contract_id: int) -> _Served:
+    policy_id = latest_version_id(contract_id=contract_id)
+    served = _served.get(contract_id)
+    if served is not None and served.policy_id == policy_id:
+        return served
+    if policy_id is None:
+        policy = policy_cold_start(contract=Contract.objects.get(id=contract_id))
+    else:
+        policy = PolicyVersion.objects.get(id=policy_id)
+    served = _load(policy)
+    _served[contract_id] = served
+    return served
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    route_id: str
+    model: str
+    policy_version: int
+    probability: str
+    explored: bool
+
+
+def route_decide(
+    *,
+    principal: Principal,
+    code: str,
+    task_type: str,
+    key: str,
+    features: list[float] | None = None,
+) -> Routed:
+    """The model for one request of the contract ``code``, stored as a
+    decision; the same key, version and features give the same model."""
+    if principal.role not in (Role.VENDOR, Role.ADMIN):
+        # A decision is a write: a customer has no write reach (404, API.md).
+        raise NotFound(f"no contract '{code}'")
+    return route_for_contract(
+        contract_id=contract_id_reachable(principal=principal, code=code),
+        task_type=task_type,
+        key=key,
+        features=features,
+    )
+
+
+def route_for_contract(
+    *, contract_id: int, task_type: str, key: str, features: list[float] | None = None
+) -> Routed:
+    """route_decide for a contract already resolved and authorized."""
+    served = _served_for(contract_id)
+    vector = None
+    if features is not None:
+        if len(features) != served.feature_length:
+            raise InvalidInput(
+                f"features has {len(features)} numbers; this contract's featurizer gives "
+                f"{served.feature_length}",
+                code="invalid_features",
+            )
+        vector = np.asarray(features, dtype=np.float64)
+        if not np.isfinite(vector).all():
+            raise InvalidInput("features must be finite numbers", code="invalid_features")
+    if not served.compiled.candidates:
+        raise NotFound(
+            f"policy version {served.compiled.version} has no model to route to (no priced "
+            "candidate and no baseline model)",
+            code="no_route",
+        )
+    decision = served.compiled.decide(task_type=task_type, key=key, features=vector)
+    route_id = secrets.token_hex(16)
+    decision_record(
+        contract_id=contract_id,
+        route_id=route_id,
+        task_type=task_type,
+        key=key,
+        features=None if vector is None else vector.astype("<f8").tobytes(),
+        policy_version=served.compiled.version,
+        llm_model_id=served.model_ids[decision.model],
+        probability=decision.probability,
+        explored=decision.explored,
+    )
+    return Routed(
+        route_id,
+        decision.model,
+        served.compiled.version,
+        f"{decision.probability:f}",
+        decision.explored,
+    )

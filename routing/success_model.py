@@ -1,0 +1,193 @@
+"""The success model of routing (DESIGN.md "Learning (nightly)"), as plain
+numpy: one logistic model per contract,
+
+    p_m(z) = sigma(b_m + w.z + s_m.z)
+
+z being the task type's one-hot followed by the request's standardized
+features. ``w`` is shared by every model (how hard a request is), ``b_m`` and
+``s_m`` are the model's own terms. Each logged decision is weighted by 1 /
+its logged probability, clipped at ``WEIGHT_CLIP`` (so exploration does not
+bias the fit), the weights scaled to mean 1; the shared and per-model terms
+carry an L2 penalty of ``L2`` (a standard normal prior), the intercepts a
+light one. Fitted by L-BFGS (scipy) with the exact gradient, computed per
+model over contiguous blocks so memory stays at the logged data.
+
+The same module estimates a policy's net value on the logged decisions
+(doubly robust, DESIGN.md "Promotion guard").
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+from routing.decisions import FEATURE_CLIP
+
+WEIGHT_CLIP = 50.0
+L2 = 1.0
+L2_INTERCEPT = 0.01
+MAX_ITERATIONS = 200
+
+
+@dataclass(slots=True)
+class Logged:
+    """Logged decisions, one row each: task type index, model index, the
+    logged probability of that model, success (0/1), realized cost (contract
+    currency) and features (NaN rows: none sent)."""
+
+    task: np.ndarray  # int
+    model: np.ndarray  # int
+    probability: np.ndarray
+    success: np.ndarray
+    cost: np.ndarray
+    features: np.ndarray  # (n, d), d may be 0
+
+    def __len__(self) -> int:
+        return len(self.task)
+
+    @property
+    def weights(self) -> np.ndarray:
+        return np.minimum(1.0 / self.probability, WEIGHT_CLIP)
+
+
+@dataclass(slots=True)
+class Fitted:
+    """The fitted terms over ``n_models`` models, ``n_tasks`` task types and
+    ``d`` features; the features are standardized by ``mean`` and ``scale``."""
+
+    intercept: np.ndarray  # (M,)
+    shared_task: np.ndarray  # (T,)
+    shared_features: np.ndarray  # (d,)
+    model_task: np.ndarray  # (M, T)
+    model_features: np.ndarray  # (M, d)
+    mean: np.ndarray
+    scale: np.ndarray
+
+    def logits(self, task: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """(n, M) logits for rows of task indices (-1: unknown) and raw
+        features (NaN rows: the mean request)."""
+        known = task >= 0
+        safe = np.where(known, task, 0)
+        base = self.intercept[None, :] + np.where(
+            known[:, None], self.shared_task[safe][:, None] + self.model_task[:, safe].T, 0.0
+        )
+        if features.shape[1] == 0:
+            return base
+        z = standardize(features, self.mean, self.scale)
+        return base + z @ (self.shared_features[None, :] + self.model_features).T
+
+
+def standardize(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardized, clipped features; NaN (not sent) reads as the mean."""
+    z = np.clip((features - mean) / scale, -FEATURE_CLIP, FEATURE_CLIP)
+    return np.nan_to_num(z, nan=0.0)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+def fit(logged: Logged, *, n_models: int, n_tasks: int) -> Fitted:
+    """The L2-regularized, inverse-propensity-weighted logistic fit."""
+    features = logged.features
+    d = features.shape[1]
+    present = ~np.isnan(features).any(axis=1) if d else np.zeros(len(logged), dtype=bool)
+    if d and present.any():
+        mean = features[present].mean(axis=0)
+        scale = features[present].std(axis=0)
+        scale[scale == 0] = 1.0
+    else:
+        mean, scale = np.zeros(d), np.ones(d)
+    z = standardize(features, mean, scale) if d else np.zeros((len(logged), 0))
+    order = np.argsort(logged.model, kind="stable")
+    z = np.ascontiguousarray(z[order])
+    model, task = logged.model[order], logged.task[order]
+    y = logged.success[order].astype(np.float64)
+    weights = logged.weights[order]
+    weights = weights / weights.mean()
+    bounds = np.searchsorted(model, np.arange(n_models + 1))
+    M, T = n_models, n_tasks
+    sizes = (M, T, d, M * T, M * d)
+    cuts = np.cumsum(sizes)[:-1]
+    cell = model * T + task
+
+    def unpack(theta):
+        b, wt, wf, st, sf = np.split(theta, cuts)
+        return b, wt, wf, st.reshape(M, T), sf.reshape(M, d)
+
+    def objective(theta):
+        b, wt, wf, st, sf = unpack(theta)
+        logit = b[model] + wt[task] + st.reshape(-1)[cell]
+        for m in range(M):
+            lo, hi = bounds[m], bounds[m + 1]
+            if hi > lo and d:
+                logit[lo:hi] += z[lo:hi] @ (wf + sf[m])
+        # log(1 + e^x) - y x, written to stay finite for large |x|.
+        loss = weights @ (np.logaddexp(0.0, logit) - y * logit)
+        r = weights * (sigmoid(logit) - y)
+        g_b = np.bincount(model, r, minlength=M)
+        g_wt = np.bincount(task, r, minlength=T)
+        g_st = np.bincount(cell, r, minlength=M * T)
+        g_wf = np.zeros(d)
+        g_sf = np.zeros((M, d))
+        if d:
+            for m in range(M):
+                lo, hi = bounds[m], bounds[m + 1]
+                if hi > lo:
+                    g_sf[m] = r[lo:hi] @ z[lo:hi]
+            g_wf = g_sf.sum(axis=0)
+        penalty = 0.5 * (
+            L2_INTERCEPT * b @ b + L2 * (wt @ wt + wf @ wf + (st * st).sum() + (sf * sf).sum())
+        )
+        gradient = np.concatenate(
+            [
+                g_b + L2_INTERCEPT * b,
+                g_wt + L2 * wt,
+                g_wf + L2 * wf,
+                (g_st + L2 * st.reshape(-1)),
+                (g_sf + L2 * sf).reshape(-1),
+            ]
+        )
+        return loss + penalty, gradient
+
+    result = minimize(
+        objective,
+        np.zeros(sum(sizes)),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": MAX_ITERATIONS},
+    )
+    b, wt, wf, st, sf = unpack(result.x)
+    return Fitted(b, wt, wf, st, sf, mean, scale)
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    value: float  # mean net value per decision (contract currency)
+    success: float  # mean success per decision
+
+
+def doubly_robust(
+    logged: Logged,
+    *,
+    target: np.ndarray,
+    predicted_success: np.ndarray,
+    net_value: np.ndarray,
+    realized_net: np.ndarray,
+) -> Estimate:
+    """The doubly robust estimate of a policy's mean net value and success
+    per decision on the logged rows. ``target`` (n, M) is the policy's
+    probability of each model for each row; ``predicted_success`` and
+    ``net_value`` (n, M) are the reward model's; ``realized_net`` (n,) is
+    what the logged decision achieved. The logged outcome corrects the model
+    in proportion to how often the policy would have chosen as the log did
+    (the ratio clipped like the fit's weights)."""
+    rows = np.arange(len(logged))
+    ratio = np.minimum(target[rows, logged.model] / logged.probability, WEIGHT_CLIP)
+    value = (target * net_value).sum(axis=1) + ratio * (
+        realized_net - net_value[rows, logged.model]
+    )
+    success = (target * predicted_success).sum(axis=1) + ratio * (
+        logged.success - predicted_success[rows, logged.model]
+    )
+    return Estimate(float(value.mean()), float(success.mean()))
