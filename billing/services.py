@@ -321,7 +321,8 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
             problems.append(
                 Problem(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
             )
-    if routing["epsilon"] + routing["audit"] > 1:
+    shares_valid = all(0 <= routing[name] <= 1 for name in ("epsilon", "audit"))
+    if shares_valid and routing["epsilon"] + routing["audit"] > 1:
         problems.append(
             Problem("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
         )

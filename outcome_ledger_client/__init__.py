@@ -1,11 +1,13 @@
 """Client of the Outcome Ledger API: a LiteLLM callback that records every
-completion as a call, the batching sender behind it, and a router that picks
-models from the ledger's routing weights (docs/LITELLM.md).
+completion as a call, the batching sender behind it, a router that asks the
+ledger which model serves a request, and the default request featurizer
+(docs/LITELLM.md).
 
 Only the standard library is needed; ``OutcomeLedgerLogger`` needs litellm
 (``pip install 'outcome-ledger[litellm]'``) and is imported on first use.
 """
 
+from outcome_ledger_client.features import request_features
 from outcome_ledger_client.router import LedgerRouter, Route
 from outcome_ledger_client.sender import DeliveryTotals, LedgerSender
 from outcome_ledger_client.usage import TokenBuckets, token_buckets
@@ -17,6 +19,7 @@ __all__ = [
     "OutcomeLedgerLogger",
     "Route",
     "TokenBuckets",
+    "request_features",
     "token_buckets",
 ]
 

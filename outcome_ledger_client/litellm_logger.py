@@ -48,8 +48,8 @@ def call_record(
     default_task_type: str,
 ) -> dict[str, Any]:
     """The call record of one LiteLLM completion, from what LiteLLM hands a
-    ``CustomLogger``. ``task_type``, ``task_ref`` and ``policy_version``
-    come from the request's ``metadata=``; without them the task type is
+    ``CustomLogger``. ``task_type``, ``task_ref``, ``policy_version`` and
+    ``route_id`` come from the request's ``metadata=``; without them the task type is
     ``default_task_type`` and the task ref LiteLLM's trace id (the calls of
     one ``litellm_trace_id`` serve one unit of work), as the OTLP endpoint
     falls back to the trace id."""
@@ -76,6 +76,8 @@ def call_record(
         "latency_ms": max(0, round((end_time - start_time).total_seconds() * 1000)),
         "success": success,
         "policy_version": metadata.get("policy_version"),
+        # The routing decision behind the call (LedgerRouter's Route.metadata).
+        "route_id": metadata.get("route_id"),
         "metadata": {key: value for key, value in details.items() if value is not None},
     }
 

@@ -23,7 +23,7 @@ class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["contract"]
     list_select_related = ["contract"]
-    readonly_fields = ["weights_table"]
+    readonly_fields = ["weights_table", "guard", "model"]
     exclude = ["task_types", "default"]
 
     def changelist_view(self, request, extra_context=None):
@@ -61,18 +61,14 @@ class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         per_dollar = policy.realized.value_per_dollar
         return "-" if per_dollar is None else f"{per_dollar:.2f}"
 
-    @admin.display(description="weights")
+    @admin.display(description="weights (a request without features)")
     def weights_table(self, policy):
         entries = [*sorted(policy.task_types.items()), ("(any other)", policy.default)]
         return format_html_join(
             "",
-            "<div><b>{}</b> ({}): {}</div>",
+            "<div><b>{}</b>: {}</div>",
             (
-                (
-                    tt,
-                    entry["inputs"].get("rule"),
-                    ", ".join(f"{m} {w}" for m, w in entry["weights"].items()),
-                )
+                (tt, ", ".join(f"{m} {w}" for m, w in entry.get("weights", {}).items()))
                 for tt, entry in entries
             ),
         )

@@ -126,7 +126,7 @@ class CompiledPolicy:
     feature_scale: np.ndarray | None
     feature_weights: np.ndarray | None
     tables: tuple[RouteTable, ...]
-    uniform: RouteTable
+    uniform: RouteTable | None
 
     @property
     def feature_length(self) -> int | None:
@@ -190,8 +190,15 @@ def policy_compile(*, version: int, model: dict, task_types: dict, default: dict
         )
         for greedy in candidates
     )
-    uniform = RouteTable.of(
-        shares_of(candidates=candidates, greedy=None, baseline=None, epsilon=epsilon, audit=audit)
+    # A version with no candidate (no priced model, no baseline) routes nothing.
+    uniform = (
+        RouteTable.of(
+            shares_of(
+                candidates=candidates, greedy=None, baseline=None, epsilon=epsilon, audit=audit
+            )
+        )
+        if candidates
+        else None
     )
     feature_mean = feature_scale = feature_weights = None
     if success is not None and success["feature_mean"]:

@@ -111,6 +111,10 @@ def test_admin_creates_api_md_example_contract_with_exact_terms(admin_client, te
             "min_tasks": 20,
             "tolerance": "0.0500000000",
             "epsilon": "0.0500000000",
+            "audit": "0.0500000000",
+            "value_weight": "1.0000000000",
+            "featurizer": "markers-v1",
+            "feature_length": 32,
         },
     }
 
@@ -179,9 +183,20 @@ def test_omitted_terms_take_the_design_defaults(admin_client, parties):
         7,
         30,
     )
-    assert (contract.routing_tolerance, contract.routing_epsilon) == (
+    assert (
+        contract.routing_tolerance,
+        contract.routing_epsilon,
+        contract.routing_audit,
+        contract.routing_value_weight,
+        contract.routing_featurizer,
+        contract.routing_feature_length,
+    ) == (
+        Decimal("0.0200000000"),
         Decimal("0.0500000000"),
         Decimal("0.0500000000"),
+        Decimal("1.0000000000"),
+        "markers-v1",
+        32,
     )
     assert contract.value_schedule.count() == 0
 
@@ -255,8 +270,17 @@ INVALID_TERMS = [
      "payout_share is between 0 and 1"),
     ({"ends_on": "2025-12-31"}, "ends_on", "ends_before_start",
      "ends_on is on or after starts_on"),
-    ({"routing": {"epsilon": "1.5"}}, "routing.epsilon", "invalid_epsilon",
+    ({"routing": {"epsilon": "1.5"}}, "routing.epsilon", "invalid_share",
      "epsilon is between 0 and 1"),
+    ({"routing": {"epsilon": "0.6", "audit": "0.5"}}, "routing.audit", "invalid_share",
+     "epsilon + audit must not exceed 1"),
+    ({"routing": {"min_tasks": 3101358617}}, "routing.min_tasks", "out_of_range",
+     "min_tasks is between 0 and 2147483647"),
+    ({"routing": {"featurizer": "my-embedding"}}, "routing.feature_length", "required",
+     "featurizer 'my-embedding' is not one the client package ships (markers-v1): give its "
+     "feature_length"),
+    ({"routing": {"feature_length": 31}}, "routing.feature_length", "invalid_feature_length",
+     "featurizer 'markers-v1' gives 32 features, not 31"),
 ]  # fmt: skip
 
 

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
@@ -21,29 +20,24 @@ from types import SimpleNamespace
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 
 import litellm
+import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from litellm.llms.anthropic.chat.transformation import AnthropicConfig
 from litellm.llms.vertex_ai.gemini.vertex_and_google_ai_studio_gemini import (
     VertexGeminiConfig,
 )
 from litellm.types.utils import ModelResponse, Usage
 
-from ledger.models import Call
+from ledger.models import Call, RouteDecision
 from outcome_ledger_client import (
     LedgerRouter,
     LedgerSender,
     OutcomeLedgerLogger,
     Route,
     TokenBuckets,
+    request_features,
     token_buckets,
 )
-from outcome_ledger_client import router as router_module
-from outcome_ledger_client.router import choose, route_table
-from routing.decisions import RouteTable, route
-from routing.models import PolicyVersion
-from tests.conftest import client_for
 from tests.factories import (
     CallRecordFactory,
     LlmModelFactory,
@@ -138,6 +132,7 @@ def priced_models(light_model):
     PriceFactory(
         llm_model=flash, input=Decimal("0.30"), output=Decimal("2.50"), cache_read=Decimal("0.075")
     )
+    return SimpleNamespace(light=light_model, sonnet=sonnet, flash=flash)
 
 
 @pytest.fixture
@@ -399,117 +394,55 @@ def test_the_client_imports_without_litellm_and_says_how_to_get_the_logger():
     assert "pip install 'outcome-ledger[litellm]'" in result.stderr
 
 
-# Weights as the ledger publishes them: 10 decimal places summing to exactly 1.
-published_weights = (
-    st.integers(1, 6)
-    .flatmap(
-        lambda n: st.tuples(
-            st.lists(st.text(min_size=1, max_size=12), min_size=n, max_size=n, unique=True),
-            st.lists(st.integers(0, 10**10), min_size=n - 1, max_size=n - 1),
-        )
-    )
-    .map(
-        lambda drawn: {
-            model: Decimal(high - low).scaleb(-10)
-            for model, low, high in zip(
-                drawn[0], [0, *sorted(drawn[1])], [*sorted(drawn[1]), 10**10], strict=True
-            )
-        }
-    )
-)
-
-
-@settings(deadline=None)  # exact, but the first examples may meet a busy machine
-@given(weights=published_weights, key=st.text())
-def test_the_client_and_the_ledger_route_every_key_to_the_same_model(weights, key):
-    as_sent = {model: str(weight) for model, weight in weights.items()}
-    assert choose(route_table(as_sent), key) == route(RouteTable.of(weights), key)
-
-
-def test_weights_not_summing_to_one_are_refused():
-    with pytest.raises(ValueError, match="not exactly 1"):
-        route_table({"gpt-4o-mini": "0.5", "claude-sonnet-4-5": "0.4999999999"})
-
-
-def policy_publish(contract, version: int, weights: dict[str, str]) -> None:
-    moment = datetime(2026, 11, version, tzinfo=UTC)
-    PolicyVersion.objects.create(
-        contract=contract,
-        version=version,
-        as_of=moment,
-        window_start=moment,
-        window_end=moment,
-        parameters={},
-        task_types={"code_review": {"weights": weights, "inputs": {}}},
-        default={"weights": {"gpt-4o-mini": "1.0000000000"}, "inputs": {}},
-    )
-
-
 def router_for(base_url: str, secret: str, **options) -> LedgerRouter:
     return LedgerRouter(base_url=base_url, api_key=secret, contract="acme-agent", **options)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_router_picks_the_model_the_ledger_routes_to(
-    priced_models, contract, vendor_secret, live_server
+def test_a_routed_completion_is_recorded_with_the_decision_that_chose_its_model(
+    priced_models, contract, vendor_secret, ledger_logger, live_server
 ):
-    policy_publish(
-        contract, 1, {"gpt-4o-mini": "0.6100000000", "claude-sonnet-4-5": "0.3900000000"}
-    )
+    contract.routing_models.set([priced_models.sonnet])
     router = router_for(live_server.url, vendor_secret)
-    ledger = client_for(vendor_secret)
-    keys = [f"PR-{n}" for n in range(100)]
 
-    local = [router.route(task_type="code_review", key=key) for key in keys]
-    served = [
-        ledger.post(
-            "/api/v1/contracts/acme-agent/routing/route",
-            {"task_type": "code_review", "key": key},
-            format="json",
-        ).json()
-        for key in keys
-    ]
+    route = router.route(task_type="code_review", key="PR-812", text="Why does this fail?")
+    litellm.completion(
+        model=route.model,
+        messages=MESSAGES,
+        mock_response=mocked(route.model, litellm_usage_of_openai()),
+        metadata={"task_type": "code_review", "task_ref": "PR-812", **route.metadata},
+    )
+    eventually(lambda: Call.objects.count() == 1)
 
-    assert [(r.model, r.policy_version) for r in local] == [
-        (s["model"], s["policy_version"]) for s in served
-    ]
-    assert {r.model for r in local} == {"gpt-4o-mini", "claude-sonnet-4-5"}
-    # A task type without weights of its own gets the version's cold-start weights.
-    assert router.route(task_type="triage", key="T-1") == Route("gpt-4o-mini", 1)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_the_router_keeps_a_policy_for_its_ttl(
-    priced_models, contract, vendor_secret, live_server, monkeypatch
-):
-    now = [1000.0]
-    monkeypatch.setattr(router_module, "time", SimpleNamespace(monotonic=lambda: now[0]))
-    policy_publish(contract, 1, {"gpt-4o-mini": "1.0000000000"})
-    router = router_for(live_server.url, vendor_secret, ttl_s=300)
-    first = router.route(task_type="code_review", key="PR-1")
-    policy_publish(contract, 2, {"claude-sonnet-4-5": "1.0000000000"})
-    now[0] += 299.9
-    within_ttl = router.route(task_type="code_review", key="PR-1")
-    now[0] += 0.1
-
-    assert (first, within_ttl) == (Route("gpt-4o-mini", 1), Route("gpt-4o-mini", 1))
-    assert router.route(task_type="code_review", key="PR-1") == Route("claude-sonnet-4-5", 2)
+    call = Call.objects.get()
+    decision = RouteDecision.objects.get()
+    assert (route.model, route.policy_version, route.probability, route.explored) == (
+        "claude-sonnet-4-5",
+        1,
+        "1.0000000000",
+        False,
+    )
+    assert (call.route_id, call.policy_version) == (decision.route_id, 1) == (route.route_id, 1)
+    # The features of the text travel; the text does not.
+    assert np.frombuffer(bytes(decision.features), dtype="<f8").tolist() == request_features(
+        "Why does this fail?"
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_router_routes_to_its_default_model_until_the_ledger_answers(
+def test_the_router_routes_to_its_default_model_while_the_ledger_is_down(
     priced_models, contract, vendor_secret, outage
 ):
-    policy_publish(contract, 1, {"claude-sonnet-4-5": "1.0000000000"})
-    router = router_for(outage.url, vendor_secret, ttl_s=0, default_model="gpt-4o-mini")
+    contract.routing_models.set([priced_models.sonnet])
+    router = router_for(outage.url, vendor_secret, default_model="gpt-4o-mini")
     while_down = router.route(task_type="code_review", key="PR-1")
     outage.restore()
 
     assert while_down == Route("gpt-4o-mini", None)
-    assert router.route(task_type="code_review", key="PR-1") == Route("claude-sonnet-4-5", 1)
+    assert router.route(task_type="code_review", key="PR-1").model == "claude-sonnet-4-5"
 
 
-def test_the_router_without_policy_or_default_model_refuses_to_guess(outage):
+def test_the_router_without_a_default_model_refuses_to_guess(outage):
     router = router_for(outage.url, "no-key")
     with pytest.raises(LookupError, match="no default model"):
         router.route(task_type="code_review", key="PR-1")
@@ -547,34 +480,3 @@ def test_a_spooled_batch_refused_for_good_is_set_aside_and_the_rest_is_delivered
     assert Call.objects.count() == 1
     assert sender.spooled_files() == []
     assert [p.suffix for p in spool.iterdir()] == [".refused"]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_while_one_thread_refreshes_the_policy_the_others_route_without_waiting(
-    priced_models, contract, vendor_secret, live_server
-):
-    policy_publish(contract, 1, {"gpt-4o-mini": "1.0000000000"})
-    router = router_for(live_server.url, vendor_secret, ttl_s=0)
-    router.route(task_type="code_review", key="PR-1")
-    fetching, release = threading.Event(), threading.Event()
-    real_fetch = router._fetch
-
-    def slow_fetch():
-        fetching.set()
-        release.wait(10)
-        return real_fetch()
-
-    router._fetch = slow_fetch
-    router.ttl_s = 300
-    refresher = threading.Thread(target=router.route, kwargs={"task_type": "t", "key": "k"})
-    refresher.start()
-    assert fetching.wait(10)
-
-    started = time.monotonic()
-    meanwhile = router.route(task_type="code_review", key="PR-2")
-    waited = time.monotonic() - started
-    release.set()
-    refresher.join(10)
-
-    assert meanwhile == Route("gpt-4o-mini", 1)
-    assert waited < 1
