@@ -102,10 +102,6 @@ def test_the_admin_refuses_a_contract_whose_vendor_is_its_customer(site, contrac
             "routing_value_weight": "1",
             "routing_featurizer": "markers-v1",
             "routing_feature_length": "32",
-            "routing_audit": "0.05",
-            "routing_value_weight": "1",
-            "routing_featurizer": "markers-v1",
-            "routing_feature_length": "32",
             **inline_management,
         },
     )
