@@ -7,9 +7,10 @@ For a request of task type t with features x, each candidate model m gets
 
 with ``p_m(x) = sigma(b_m + w.z + s_m.z)``, z the task type's one-hot
 followed by the standardized features (docs/ROUTING.md "The success model").
-The greedy pick is the candidate with the highest net among those whose
-predicted success is at least the baseline model's minus the version's
-``margin`` (ties: cheaper, then by name). The chosen model's probability is
+The greedy pick is the candidate with the highest net (ties: cheaper, then
+by name); when the quality guard has fired, only among the candidates
+predicted at least as successful as the baseline model minus the version's
+``margin``. The chosen model's probability is
 ``epsilon / K`` for every candidate, plus ``audit`` for the baseline model,
 plus the rest for the greedy pick; a version without a success model (cold
 start) gives every candidate the same share.
@@ -118,7 +119,7 @@ class CompiledPolicy:
     version: int
     candidates: tuple[str, ...]
     baseline: int | None
-    margin: float
+    margin: float | None
     entries: dict[str, TaskEntry]
     default: TaskEntry
     # Features: mean and scale to standardize, and (w + s_m) per candidate.
@@ -145,7 +146,7 @@ class CompiledPolicy:
         success = 1.0 / (1.0 + np.exp(-logits))
         net = success * entry.value - entry.cost
         eligible = np.ones(len(self.candidates), dtype=bool)
-        if self.baseline is not None:
+        if self.baseline is not None and self.margin is not None:
             eligible = success >= success[self.baseline] - self.margin
         best = None
         for index in np.flatnonzero(eligible).tolist():
@@ -227,7 +228,7 @@ def policy_compile(*, version: int, model: dict, task_types: dict, default: dict
         version=version,
         candidates=candidates,
         baseline=None if baseline is None else candidates.index(baseline),
-        margin=float(model["margin"]),
+        margin=None if model["margin"] is None else float(model["margin"]),
         entries={tt: entry(tt, e["model"]) for tt, e in task_types.items()},
         default=entry(None, default["model"]),
         feature_mean=feature_mean,

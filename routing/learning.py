@@ -23,11 +23,11 @@ as_of):
 5. the quality guard: when the lower 95% bound of the realized success rate
    falls more than ``tolerance`` below the baseline model's (estimated from
    its audit share), the next version's margin is 0: no request is routed
-   to a model predicted less successful than the baseline.
+   to a model predicted less successful than the baseline (otherwise the
+   margin is null: the rule is net value alone).
 """
 
 import logging
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -429,14 +429,14 @@ class Numbers:
     default: dict
 
 
-def _numbers(window: Window, success: dict | None, margin: Decimal) -> Numbers:
+def _numbers(window: Window, success: dict | None, margin: Decimal | None) -> Numbers:
     p = window.parameters
     model = {
         "candidates": window.candidates,
         "baseline": window.baseline,
         "epsilon": str(p.epsilon),
         "audit": str(p.audit),
-        "margin": str(margin),
+        "margin": None if margin is None else str(margin),
         "success": success,
     }
     task_types = {t: {"model": window.figures.entry(t)} for t in sorted(window.stats)}
@@ -484,7 +484,7 @@ def _share_matrix(numbers: Numbers, success: np.ndarray, net: np.ndarray) -> np.
         return np.full((n, own), 1.0 / own)
     eligible = np.ones_like(success, dtype=bool)
     baseline = numbers.model["baseline"]
-    if baseline is not None:
+    if baseline is not None and numbers.model["margin"] is not None:
         b = candidates.index(baseline)
         eligible = success >= success[:, [b]] - float(numbers.model["margin"])
     greedy = np.argmax(np.where(eligible, net, -np.inf), axis=1)
@@ -498,26 +498,21 @@ def _share_matrix(numbers: Numbers, success: np.ndarray, net: np.ndarray) -> np.
     return shares
 
 
-def _quality(window: Window, logged: LoggedWindow) -> dict:
-    """DESIGN.md "Guard against silent quality loss": the realized success
-    rate's lower 95% bound against the baseline's, estimated from the rows
-    that went to it, each weighted by 1 / its probability."""
+def _quality(window: Window, logged: LoggedWindow, chosen: dict) -> dict:
+    """DESIGN.md "Guard against silent quality loss": the lower 95% bound of
+    the chosen policy's success rate (its doubly robust estimate on the
+    window's logged decisions) against the baseline's, estimated from the
+    rows that went to the baseline, each weighted by 1 / its probability."""
     rows = logged.logged
+    lcb = chosen["success"] - Z_95 * chosen["success_se"]
     out = {
-        "tasks": len(rows),
-        "success_rate": None,
-        "success_lcb": None,
+        "success": chosen["success"],
+        "success_lcb": round(lcb, 6),
         "baseline_success": None,
         "triggered": False,
     }
-    if not len(rows):
-        return out
-    rate = float(rows.success.mean())
-    lcb = rate - Z_95 * math.sqrt(rate * (1 - rate) / len(rows))
-    out["success_rate"], out["success_lcb"] = round(rate, 6), round(lcb, 6)
     if window.baseline is not None:
-        b = window.candidates.index(window.baseline)
-        to_baseline = rows.model == b
+        to_baseline = rows.model == window.candidates.index(window.baseline)
         if to_baseline.any():
             weights = 1.0 / rows.probability[to_baseline]
             baseline_rate = float(weights @ rows.success[to_baseline] / weights.sum())
@@ -630,7 +625,7 @@ def policy_cold_start(*, contract: Contract) -> PolicyVersion:
         )
         as_of = min(first_instant, contract.created_at or timezone.now())
         window = window_read(contract=contract, as_of=as_of, previous=None)
-        numbers = _numbers(window, None, window.parameters.tolerance)
+        numbers = _numbers(window, None, None)
         return _publish(
             contract=contract,
             as_of=as_of,
@@ -659,27 +654,23 @@ def policy_learn_for_contract(*, contract: Contract, as_of: datetime) -> LearnRe
         current = policy_in_force(contract=contract, as_of=as_of)
         window = window_read(contract=contract, as_of=as_of, previous=current)
         logged = logged_read(window=window)
-        quality = _quality(window, logged)
-        tolerance = window.parameters.tolerance
-        margin = Decimal(0) if quality["triggered"] else tolerance
         current_numbers = None
         if current is not None:
             current_numbers = Numbers(
-                current.model | {"margin": str(margin)},
+                current.model,
                 {t: {"model": e["model"]} for t, e in current.task_types.items()},
                 {"model": current.default["model"]},
             )
         guard = {
-            "quality": quality,
-            "margin": str(margin),
             "logged": len(logged.logged),
             "routed": logged.routed,
             "current_version": current and current.version,
         }
         enough = max(window.parameters.min_tasks, 1)
         if len(logged.logged) < enough or not window.candidates:
+            # Too little to learn from or to judge by: nothing changes.
             guard["verdict"] = "carried"
-            numbers = current_numbers or _numbers(window, None, margin)
+            numbers = current_numbers or _numbers(window, None, None)
         else:
             fitted = success_model.fit(
                 logged.logged,
@@ -691,11 +682,18 @@ def policy_learn_for_contract(*, contract: Contract, as_of: datetime) -> LearnRe
                 _success_numbers(
                     fitted, candidates=window.candidates, task_types=logged.task_types
                 ),
-                margin,
+                None,
             )
             numbers, guard["verdict"], guard["estimates"] = _promote(
                 fresh=fresh, current=current_numbers, fitted=fitted, window=window, logged=logged
             )
+            chosen = "fresh" if guard["verdict"] == "promoted" else "current"
+            guard["quality"] = _quality(window, logged, guard["estimates"][chosen])
+            margin = "0" if guard["quality"]["triggered"] else None
+            numbers = Numbers(
+                numbers.model | {"margin": margin}, numbers.task_types, numbers.default
+            )
+        guard["margin"] = numbers.model["margin"]
         policy = _publish(
             contract=contract,
             as_of=as_of,
@@ -711,7 +709,9 @@ def policy_learn_for_contract(*, contract: Contract, as_of: datetime) -> LearnRe
 def _promote(*, fresh: Numbers, current: Numbers | None, fitted, window, logged):
     """DESIGN.md "Promotion guard": the fresh fit replaces the current
     policy only when its doubly robust net value on the logged decisions is
-    at least the current one's (both under the fresh fit's reward model)."""
+    at least the current one's (both under the fresh fit's reward model).
+    Returns (numbers, "promoted" or "kept", estimates of "fresh" and
+    "current")."""
     rows = logged.logged
     predicted = success_model.sigmoid(fitted.logits(rows.task, rows.features))
     values = np.asarray([float(fresh.task_types[t]["model"]["value"]) for t in logged.task_types])
@@ -725,14 +725,23 @@ def _promote(*, fresh: Numbers, current: Numbers | None, fitted, window, logged)
     realized = rows.success * values[rows.task] - rows.cost
 
     def estimate(numbers: Numbers) -> dict:
+        # Judged without the quality guard's margin: the guard is set after.
         result = success_model.doubly_robust(
             rows,
-            target=_targets(numbers, window=window, logged=logged),
+            target=_targets(
+                Numbers(numbers.model | {"margin": None}, numbers.task_types, numbers.default),
+                window=window,
+                logged=logged,
+            ),
             predicted_success=predicted,
             net_value=net,
             realized_net=realized,
         )
-        return {"net_value": round(result.value, 10), "success": round(result.success, 6)}
+        return {
+            "net_value": round(result.value, 10),
+            "success": round(result.success, 6),
+            "success_se": round(result.success_se, 6),
+        }
 
     estimates = {"fresh": estimate(fresh)}
     if current is None or current.model["success"] is None:

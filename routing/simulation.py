@@ -44,6 +44,7 @@ from routing.serving import route_for_contract
 START = datetime(2026, 1, 5, tzinfo=UTC)
 FEATURES = 8
 FEATURIZER = "sim-difficulty"
+TOLERANCE = Decimal("0.05")
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,9 @@ def _world(seed: int) -> dict[str, Contract]:
             baseline_model=models[-1],
             routing_featurizer=FEATURIZER,
             routing_feature_length=FEATURES,
+            # A few hundred tasks a day cannot certify a success rate within
+            # 2 pp (the quality guard's lower bound); this contract accepts 5.
+            routing_tolerance=TOLERANCE,
         )
         contract.routing_models.set(models[-1:] if strategy == "always-frontier" else models)
         ValueScheduleRow.objects.bulk_create(

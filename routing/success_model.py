@@ -165,6 +165,7 @@ def fit(logged: Logged, *, n_models: int, n_tasks: int) -> Fitted:
 class Estimate:
     value: float  # mean net value per decision (contract currency)
     success: float  # mean success per decision
+    success_se: float  # its standard error
 
 
 def doubly_robust(
@@ -190,4 +191,8 @@ def doubly_robust(
     success = (target * predicted_success).sum(axis=1) + ratio * (
         logged.success - predicted_success[rows, logged.model]
     )
-    return Estimate(float(value.mean()), float(success.mean()))
+    return Estimate(
+        float(value.mean()),
+        float(success.mean()),
+        float(success.std() / np.sqrt(len(success))) if len(success) > 1 else 1.0,
+    )
