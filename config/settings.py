@@ -113,6 +113,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Trusted proxies in front of the server: 0 takes the client address from
+    # REMOTE_ADDR and ignores X-Forwarded-For (billing/auth.py client_address).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -138,6 +141,11 @@ SPECTACULAR_SETTINGS = {
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60_000)
 # How long a process trusts an API key it has verified (billing/auth.py).
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+# Failed key checks per client address and fixed window, per process; past
+# the limit 429 without a database lookup until the window ends; 0 turns it
+# off (billing/auth.py AuthFailures, docs/ADMIN.md).
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=60)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
