@@ -3,7 +3,7 @@
 Defaults serve a first run on one machine: an embedded PostgreSQL when
 ``DATABASE_URL`` is unset and Celery tasks run in-process when
 ``CELERY_BROKER_URL`` is unset. With ``DEBUG`` off, a real ``SECRET_KEY``
-is required.
+is required and the server is HTTPS only.
 """
 
 from pathlib import Path
@@ -21,12 +21,45 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 INSECURE_DEV_KEY = "insecure-dev-key-do-not-use-in-production"
+# Keys anyone can read (this file, .env.example, Django's startproject):
+# with DEBUG off the server refuses them, and keys too short or too plain to
+# sign sessions with (the rule of Django's security.W009).
+PUBLISHED_KEYS = (INSECURE_DEV_KEY, "change-me-to-a-long-random-string")
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_KEY)
-if not DEBUG and SECRET_KEY == INSECURE_DEV_KEY:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=1 (development)."
-    )
+if not DEBUG:
+    if SECRET_KEY == INSECURE_DEV_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=1 (development)."
+        )
+    if (
+        SECRET_KEY in PUBLISHED_KEYS
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    ):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is insecure: a published example, or shorter than "
+            f"{SECRET_KEY_MIN_LENGTH} characters. Generate one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))'"
+        )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
+
+# HTTPS only with DEBUG off (`manage.py check --deploy` is clean); DEBUG runs
+# and the tests speak plain HTTP. Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER=1 (it must set X-Forwarded-Proto). The probes stay
+# on plain HTTP for load balancers and container health checks.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+# These bind every subdomain of the operator's domain: their choice, off by default.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
