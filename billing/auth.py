@@ -85,8 +85,8 @@ class AuthFailures:
         if key not in cls._counts:
             # A new entry: forget finished windows, and bound the memory an
             # attacker with many addresses can take.
-            for old in [k for k in cls._counts if k[1] < window]:
-                del cls._counts[old]
+            for old in [k for k in list(cls._counts) if k[1] < window]:
+                cls._counts.pop(old, None)
             if len(cls._counts) >= cls._MAX_ADDRESSES:
                 cls._counts.clear()
         cls._counts[key] = cls._counts.get(key, 0) + 1

@@ -3,11 +3,13 @@ AuthFailures; docs/ADMIN.md "API keys"): past AUTH_FAILURE_LIMIT failures in
 a window, a key this process has not verified is answered 429 with
 Retry-After without touching the database; other addresses are not held."""
 
+import time
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing.auth import verified_keys_forget
+from billing.auth import AuthFailures, verified_keys_forget
 from tests.conftest import client_for
 from tests.factories import api_key_create
 
@@ -127,3 +129,25 @@ def test_the_route_endpoint_is_held_by_the_same_limit(contract, settings):
 
     assert response.status_code == 429
     assert response["Retry-After"]
+
+
+def test_when_the_window_ends_the_address_is_looked_up_again(contract, settings):
+    settings.AUTH_FAILURE_LIMIT = 3
+    settings.AUTH_FAILURE_WINDOW_SECONDS = 2
+    # Start at the beginning of a window, so the limit is reached inside it.
+    time.sleep(2 - time.time() % 2)
+    assert bad_keys(4) == [401, 401, 401, 429]
+
+    time.sleep(2 - time.time() % 2 + 0.01)
+
+    assert bad_keys(1) == [401]
+
+
+def test_the_counts_are_bounded_whatever_the_number_of_addresses(contract, settings, monkeypatch):
+    settings.AUTH_FAILURE_LIMIT = 5
+    monkeypatch.setattr(AuthFailures, "_MAX_ADDRESSES", 10)
+
+    for n in range(25):
+        bad_keys(1, address=f"192.0.2.{n}")
+
+    assert len(AuthFailures._counts) <= 10
