@@ -43,7 +43,9 @@ def _broker() -> str:
 
 def readyz(request):
     checks = {"database": _database()}
-    checks["broker"] = _broker() if settings.CELERY_BROKER_URL else "in-process"
+    checks["broker"] = (
+        _broker() if settings.CELERY_BROKER_URL else "in-process (CELERY_BROKER_URL unset)"
+    )
     ready = DOWN not in checks.values()
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
