@@ -101,23 +101,26 @@ def webhook_deliver(*, queryset: models.QuerySet, row_id: int, message) -> model
 
 def webhook_event_record(*, contract: Contract, event: str, payload: dict) -> None:
     """Append an event for the contract's webhook, delivered once the
-    caller's transaction commits; nothing without a webhook URL. The payload
-    gets the event's ``id`` (receivers deduplicate retries by it), ``event``
-    and ``contract``."""
+    caller's transaction commits; nothing without a webhook URL."""
     if not contract.webhook_url:
         return
-    row = WebhookEvent.objects.create(contract=contract, event=event, payload={})
-    row.payload = {"id": row.id, "event": event, "contract": contract.code, **payload}
-    row.save(update_fields=["payload"])
+    row = WebhookEvent.objects.create(contract=contract, event=event, payload=payload)
     # robust: a failing queue must not fail what already committed.
     transaction.on_commit(lambda: tasks.webhook_event_deliver.delay(row.id), robust=True)
+
+
+def _event_message(row: WebhookEvent) -> tuple[str, dict]:
+    """The body leads with the event's ``id`` (the same on every retry:
+    receivers deduplicate by it), ``event`` and ``contract``."""
+    head = {"id": row.id, "event": row.event, "contract": row.contract.code}
+    return row.event, head | row.payload
 
 
 def webhook_event_deliver(*, event_id: int) -> WebhookEvent:
     return webhook_deliver(
         queryset=WebhookEvent.objects.all(),
         row_id=event_id,
-        message=lambda row: (row.event, row.payload),
+        message=_event_message,
     )
 
 
