@@ -8,7 +8,7 @@ from django.db import models
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from billing import services
+from billing import services, webhooks
 from billing.auth import verified_keys_forget
 from billing.models import (
     ApiKey,
@@ -155,6 +155,7 @@ class ContractAdmin(admin.ModelAdmin):
     # A webhook typed without a scheme is meant to be https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     readonly_fields = ["created_at"]
+    actions = ["webhook_secret_rotate"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
@@ -163,3 +164,25 @@ class ContractAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         # Calls, outcomes and statements point at the contract (and PROTECT it).
         return False
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            # Shown this once (docs/ALERTS.md "Signatures"); never on a page.
+            self.message_user(
+                request,
+                f"The webhook signing secret of {obj.code} is {obj.webhook_secret} "
+                "- store it now, it will not be shown again.",
+                messages.WARNING,
+            )
+
+    @admin.action(description="Rotate the webhook signing secret (shown once)")
+    def webhook_secret_rotate(self, request, queryset):
+        for contract in queryset:
+            secret = webhooks.contract_webhook_secret_rotate(contract=contract)
+            self.message_user(
+                request,
+                f"The new webhook signing secret of {contract.code} is {secret} "
+                "- store it now, it will not be shown again.",
+                messages.WARNING,
+            )

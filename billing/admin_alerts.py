@@ -4,7 +4,7 @@ delivered by the delivery task, never edited by hand."""
 
 from django.contrib import admin
 
-from billing.models import SpendAlert
+from billing.models import SpendAlert, WebhookEvent
 from core.admin import ReadOnlyAdminMixin
 
 
@@ -23,6 +23,18 @@ class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "last_error",
     ]
     list_filter = ["window", "threshold_percent", "contract"]
+    list_select_related = ["contract"]
+    search_fields = ["contract__code"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Statements issued and disputes opened, as sent to the contract's
+    webhook (docs/ALERTS.md "Other events"): read-only, like the alerts."""
+
+    list_display = ["contract", "event", "created_at", "delivered_at", "attempts", "last_error"]
+    list_filter = ["event", "contract"]
     list_select_related = ["contract"]
     search_fields = ["contract__code"]
     date_hierarchy = "created_at"

@@ -11,6 +11,7 @@ from billing import selectors, services
 from billing.auth import IsAdmin
 from billing.models import Organization
 from billing.serializers import (
+    ContractCreatedSerializer,
     ContractCreateSerializer,
     ContractSerializer,
     ContractSummarySerializer,
@@ -69,15 +70,15 @@ class ContractListView(AdminWritesMixin, APIView):
     @extend_schema(
         operation_id="contracts_create",
         request=ContractCreateSerializer,
-        responses={201: ContractSerializer},
-        summary="Create a contract with its terms (admin)",
+        responses={201: ContractCreatedSerializer},
+        summary="Create a contract with its terms (admin); shows its webhook secret once",
     )
     def post(self, request: Request) -> Response:
         given = ContractCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         contract = services.contract_create(**given.validated_data)
         detail = selectors.contract_detail(principal=request.auth, code=contract.code)
-        return Response(ContractSerializer(detail).data, status=status.HTTP_201_CREATED)
+        return Response(ContractCreatedSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
 class ContractDetailView(APIView):

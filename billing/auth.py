@@ -47,17 +47,75 @@ def verified_keys_forget() -> None:
     _verified.clear()
 
 
-def _verify(key: str) -> Principal:
+class AuthFailures:
+    """Failed key checks per client address and fixed window, counted in this
+    process (like KeyRateThrottle; a deployment of N workers allows up to N
+    times the limit). Once an address has failed AUTH_FAILURE_LIMIT times in
+    the current AUTH_FAILURE_WINDOW_SECONDS, a key it sends that this process
+    has not verified already is answered 429 with Retry-After, without a
+    database lookup, until the window ends. Successes do not reset the count:
+    a valid key of one's own must not buy more guesses at others'."""
+
+    _counts: dict[tuple[str, int], int] = {}
+    _MAX_ADDRESSES = 100_000
+
+    @staticmethod
+    def _window() -> tuple[int, float]:
+        length = settings.AUTH_FAILURE_WINDOW_SECONDS
+        now = time.time()
+        return int(now // length), length - now % length
+
+    @classmethod
+    def check(cls, address: str) -> None:
+        limit = settings.AUTH_FAILURE_LIMIT
+        if not limit:
+            return
+        window, left = cls._window()
+        if cls._counts.get((address, window), 0) >= limit:
+            raise exceptions.Throttled(
+                wait=left, detail="too many failed API keys from this address; retry later"
+            )
+
+    @classmethod
+    def add(cls, address: str) -> None:
+        if not settings.AUTH_FAILURE_LIMIT:
+            return
+        window, _ = cls._window()
+        key = (address, window)
+        if key not in cls._counts:
+            # A new entry: forget finished windows, and bound the memory an
+            # attacker with many addresses can take.
+            for old in [k for k in list(cls._counts) if k[1] < window]:
+                cls._counts.pop(old, None)
+            if len(cls._counts) >= cls._MAX_ADDRESSES:
+                cls._counts.clear()
+        cls._counts[key] = cls._counts.get(key, 0) + 1
+
+    @classmethod
+    def forget(cls) -> None:
+        cls._counts.clear()
+
+
+def client_address(request) -> str:
+    """The caller's address: REMOTE_ADDR, or with NUM_PROXIES trusted proxies
+    in front, the address the outermost of them saw (DRF's rule)."""
+    return throttling.BaseThrottle().get_ident(request) or ""
+
+
+def _verify(key: str, address: str) -> Principal:
     digest = hashlib.sha256(key.encode()).digest()
     now = time.monotonic()
     hit = _verified.get(digest)
     if hit is not None and hit[1] > now:
         return hit[0]
+    AuthFailures.check(address)
     try:
         api_key = ApiKey.objects.get_from_key(key)
     except ApiKey.DoesNotExist as exc:
+        AuthFailures.add(address)
         raise exceptions.AuthenticationFailed("unknown or revoked API key") from exc
     if api_key.has_expired:
+        AuthFailures.add(address)
         raise exceptions.AuthenticationFailed("this API key has expired")
     principal = Principal.of(api_key)
     keep = settings.API_KEY_CACHE_SECONDS
@@ -78,7 +136,7 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         scheme, _, key = header.partition(" ")
         if scheme != self.keyword or not key.strip():
             return None
-        return (None, _verify(key.strip()))
+        return (None, _verify(key.strip(), client_address(request)))
 
     def authenticate_header(self, request) -> str:
         return self.keyword

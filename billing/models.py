@@ -3,6 +3,7 @@
 Money fields are in the contract currency unless their name ends in ``_usd``.
 """
 
+import secrets
 import zoneinfo
 from decimal import Decimal
 
@@ -19,6 +20,11 @@ RATE = {"max_digits": 20, "decimal_places": 10}
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
         raise ValidationError(f"'{value}' is not an IANA time zone")
+
+
+def webhook_secret_new() -> str:
+    """A contract's webhook signing secret (docs/ALERTS.md "Signatures")."""
+    return "whsec_" + secrets.token_urlsafe(32)
 
 
 class Organization(models.Model):
@@ -91,6 +97,10 @@ class Contract(models.Model):
         "routing.LlmModel", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     webhook_url = models.URLField(null=True, blank=True)
+    # Signs every webhook (HMAC-SHA256, DESIGN.md "Trust between the
+    # parties"). Kept as it is, since the sender needs it to sign; shown once,
+    # when the contract is created or the secret rotated (docs/ALERTS.md).
+    webhook_secret = models.CharField(max_length=64, default=webhook_secret_new, editable=False)
     routing_models = models.ManyToManyField("routing.LlmModel", blank=True, related_name="+")
     routing_window_days = models.PositiveIntegerField(default=28)
     routing_min_tasks = models.PositiveIntegerField(default=20)
@@ -343,3 +353,29 @@ class SpendAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.window} {self.window_start} {self.threshold_percent}%"
+
+
+class WebhookEventKind(models.TextChoices):
+    STATEMENT_ISSUED = "statement.issued"
+    DISPUTE_OPENED = "dispute.opened"
+
+
+class WebhookEvent(models.Model):
+    """A message for the contract's webhook other than a spend alert (which
+    is delivered from its own row): a statement issued, a dispute opened
+    (DESIGN.md "Trust between the parties"). Appended in the transaction of
+    what it reports, delivered once that commits."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="webhook_events")
+    event = models.CharField(max_length=32, choices=WebhookEventKind.choices)
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} #{self.pk}"

@@ -104,6 +104,16 @@ class ContractSerializer(serializers.ModelSerializer):
         return data
 
 
+class ContractCreatedSerializer(ContractSerializer):
+    """The contract as created: the one answer that shows its webhook
+    signing secret (docs/ALERTS.md "Signatures")."""
+
+    webhook_secret = serializers.CharField(read_only=True)
+
+    class Meta(ContractSerializer.Meta):
+        fields = [*ContractSerializer.Meta.fields, "webhook_secret"]
+
+
 class ContractSummarySerializer(serializers.ModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)

@@ -18,6 +18,7 @@ from decimal import ROUND_FLOOR, Decimal
 from django.db import connection, transaction
 from django.db.models import Sum
 
+from billing import webhooks
 from billing.models import Contract, Statement, StatementKind
 from billing.periods import ContractPeriod, period_of, periods_due
 from core.localtime import local_midnight_utc
@@ -407,6 +408,8 @@ def _issue(
             (Account.CUSTOMER_CREDIT, -shown.payout),
         ],
     )
+    # Delivered to the contract's webhook once the settlement commits.
+    webhooks.statement_issued_record(statement=statement)
     return statement
 
 

@@ -227,7 +227,15 @@ class StatementDetailView(APIView):
         return response
 
 
+class TextNegotiation(ExportNegotiation):
+    """The digest text answers ``Accept: text/plain``; errors stay JSON."""
+
+    formats = ("text",)
+
+
 class StatementDigestInputView(APIView):
+    content_negotiation_class = TextNegotiation
+
     @extend_schema(
         operation_id="statements_digest_input",
         responses={(200, "text/plain"): OpenApiResponse(description="the canonical digest text")},

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from billing import alerts, settlement
+from billing import alerts, settlement, webhooks
 from core.tasks import retried_task
 
 
@@ -18,3 +18,8 @@ def contract_settle(contract_id: int, as_of: str) -> dict:
 @retried_task("billing.spend_alert_deliver", max_retries=8)
 def spend_alert_deliver(alert_id: int) -> None:
     alerts.spend_alert_deliver(alert_id=alert_id)
+
+
+@retried_task("billing.webhook_event_deliver", max_retries=8)
+def webhook_event_deliver(event_id: int) -> None:
+    webhooks.webhook_event_deliver(event_id=event_id)

@@ -3,7 +3,7 @@
 Defaults serve a first run on one machine: an embedded PostgreSQL when
 ``DATABASE_URL`` is unset and Celery tasks run in-process when
 ``CELERY_BROKER_URL`` is unset. With ``DEBUG`` off, a real ``SECRET_KEY``
-is required.
+is required and the server is HTTPS only.
 """
 
 from pathlib import Path
@@ -21,12 +21,45 @@ environ.Env.read_env(BASE_DIR / ".env")
 
 DEBUG = env.bool("DEBUG", default=False)
 INSECURE_DEV_KEY = "insecure-dev-key-do-not-use-in-production"
+# Keys anyone can read (this file, .env.example, Django's startproject):
+# with DEBUG off the server refuses them, and keys too short or too plain to
+# sign sessions with (the rule of Django's security.W009).
+PUBLISHED_KEYS = (INSECURE_DEV_KEY, "change-me-to-a-long-random-string")
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 SECRET_KEY = env.str("SECRET_KEY", default=INSECURE_DEV_KEY)
-if not DEBUG and SECRET_KEY == INSECURE_DEV_KEY:
-    raise ImproperlyConfigured(
-        "SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=1 (development)."
-    )
+if not DEBUG:
+    if SECRET_KEY == INSECURE_DEV_KEY:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. Set SECRET_KEY (production) or DEBUG=1 (development)."
+        )
+    if (
+        SECRET_KEY in PUBLISHED_KEYS
+        or SECRET_KEY.startswith("django-insecure")
+        or len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+    ):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is insecure: a published example, or shorter than "
+            f"{SECRET_KEY_MIN_LENGTH} characters. Generate one with: python -c "
+            "'import secrets; print(secrets.token_urlsafe(50))'"
+        )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "testserver"])
+
+# HTTPS only with DEBUG off (`manage.py check --deploy` is clean); DEBUG runs
+# and the tests speak plain HTTP. Behind a proxy that terminates TLS, set
+# SECURE_PROXY_SSL_HEADER=1 (it must set X-Forwarded-Proto). The probes stay
+# on plain HTTP for load balancers and container health checks.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31_536_000)
+# These bind every subdomain of the operator's domain: their choice, off by default.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -54,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "core.middleware.no_store_with_a_key",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -112,6 +146,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "UNAUTHENTICATED_USER": None,
+    # Trusted proxies in front of the server: 0 takes the client address from
+    # REMOTE_ADDR and ignores X-Forwarded-For (billing/auth.py client_address).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -137,6 +174,11 @@ SPECTACULAR_SETTINGS = {
 API_RATE_LIMIT_PER_MINUTE = env.int("API_RATE_LIMIT_PER_MINUTE", default=60_000)
 # How long a process trusts an API key it has verified (billing/auth.py).
 API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
+# Failed key checks per client address and fixed window, per process; past
+# the limit 429 without a database lookup until the window ends; 0 turns it
+# off (billing/auth.py AuthFailures, docs/ADMIN.md).
+AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
+AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=60)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -4,11 +4,13 @@ Rows are written as they are read, a chunk of rows at a time, so an export of
 every call of a contract holds one chunk in memory, not the whole list.
 Amounts leave as their plain decimal text (``0.0012340000``, never an
 exponent), times as RFC 3339 in UTC, JSON fields as compact JSON, nothing as
-an empty cell.
+an empty cell. A text cell a spreadsheet would run as a formula is
+neutralized (``formula_safe``, DESIGN.md "Trust between the parties").
 """
 
 import csv
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -21,7 +23,14 @@ from rest_framework.request import Request
 CHUNK_SIZE = 2000
 
 
-MEDIA_TYPES = {"csv": "text/csv", "html": "text/html"}
+MEDIA_TYPES = {"csv": "text/csv", "html": "text/html", "text": "text/plain"}
+
+# DESIGN.md "Trust between the parties": a cell starting with one of these
+# is a formula to a spreadsheet (tab and carriage return too, which some
+# spreadsheets strip before looking at the rest).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A plain number stays a number, a negative amount included.
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 
 
 def export_format(request: Request, formats: Sequence[str]) -> str | None:
@@ -51,7 +60,16 @@ class ExportNegotiation(DefaultContentNegotiation):
         return super().select_renderer(request, renderers, format_suffix)
 
 
+def formula_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would run it as a
+    formula; a plain number (``-1.5000000000``) is left as it is."""
+    if text.startswith(FORMULA_STARTS) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
 def cell(value) -> str:
+    """One value as its CSV cell, safe to open in a spreadsheet."""
     if value is None:
         return ""
     if isinstance(value, Decimal):
@@ -64,7 +82,7 @@ def cell(value) -> str:
         return "true" if value else "false"
     if isinstance(value, dict | list):
         return json.dumps(value, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-    return str(value)
+    return formula_safe(str(value))
 
 
 class _Echo:

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from billing.auth import Principal
 from billing.models import Contract, Role
 from billing.selectors import contract_get
+from billing.webhooks import dispute_open
 from core.errors import NotFound
 from ledger import selectors, services
 from ledger.models import OutcomeStatus
@@ -35,10 +36,7 @@ def _contract_for(principal: Principal, code: str, roles: tuple[str, ...]) -> Co
     return contract
 
 
-def _status_change(request: Request, contract: Contract, external_id: str, **change) -> Response:
-    services.outcome_status_change(
-        contract=contract, external_id=external_id, actor=request.auth.actor, **change
-    )
+def _outcome_response(contract: Contract, external_id: str) -> Response:
     # Re-read: the response shows the status and events as now stored.
     outcome = selectors.outcome_get(contract=contract, external_id=external_id)
     return Response(OutcomeSerializer(outcome).data)
@@ -55,13 +53,14 @@ class OutcomeDisputeView(APIView):
         contract = _contract_for(request.auth, code, (Role.CUSTOMER, Role.ADMIN))
         body = DisputeInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _status_change(
-            request,
-            contract,
-            external_id,
-            to_status=OutcomeStatus.DISPUTED,
+        # The vendor's webhook hears of it once it commits (dispute.opened).
+        dispute_open(
+            contract=contract,
+            external_id=external_id,
+            actor=request.auth.actor,
             reason=body.validated_data["reason"],
         )
+        return _outcome_response(contract, external_id)
 
 
 class OutcomeDecisionView(APIView):
@@ -75,10 +74,11 @@ class OutcomeDecisionView(APIView):
         contract = _contract_for(request.auth, code, (Role.ADMIN,))
         body = DecisionInSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        return _status_change(
-            request,
-            contract,
-            external_id,
+        services.outcome_status_change(
+            contract=contract,
+            external_id=external_id,
             to_status=body.validated_data["status"],
+            actor=request.auth.actor,
             reason=body.validated_data["reason"],
         )
+        return _outcome_response(contract, external_id)

@@ -4,6 +4,7 @@ else the embedded server (config/embedded_db.py)."""
 import pytest
 from rest_framework.test import APIClient
 
+from billing.auth import AuthFailures
 from tests.factories import (
     ContractFactory,
     FeeScheduleRowFactory,
@@ -13,6 +14,15 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+
+
+@pytest.fixture(autouse=True)
+def auth_failures_forget():
+    """Every test starts with no failed key checks counted against the test
+    client's address (billing/auth.py AuthFailures)."""
+    AuthFailures.forget()
+    yield
+    AuthFailures.forget()
 
 
 def client_for(secret: str) -> APIClient:

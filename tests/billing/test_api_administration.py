@@ -80,6 +80,8 @@ def test_admin_creates_api_md_example_contract_with_exact_terms(admin_client, te
     assert response.status_code == 201, response.content
     body = response.json()
     del body["created_at"]
+    # Shown once here (docs/ALERTS.md "Signatures"): the stored secret.
+    assert body.pop("webhook_secret") == Contract.objects.get(code="acme-agent-2026").webhook_secret
     assert body == {
         "code": "acme-agent-2026",
         "vendor": "agentco",

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from billing import alerts, metering, tasks
 from billing.models import SpendAlert, SpendCounter
+from billing.webhooks import WebhookDeliveryFailed
 from core.batch import decode_batch
 from ledger.models import Call
 from ledger.records import CallIn
@@ -304,7 +305,7 @@ def test_a_failing_webhook_records_the_attempt_and_raises_then_a_retry_delivers(
     hook = webhook_factory(statuses=[500])
     contract.webhook_url = hook.url
     contract.save()
-    with pytest.raises(alerts.AlertDeliveryFailed):
+    with pytest.raises(WebhookDeliveryFailed):
         alerts.spend_alert_deliver(alert_id=one_alert.id)
     one_alert.refresh_from_db()
     assert (one_alert.delivered_at, one_alert.attempts) == (None, 1)
@@ -330,7 +331,7 @@ def test_delivering_a_delivered_alert_again_sends_nothing(contract, one_alert, w
 def test_an_unreachable_webhook_is_recorded_as_a_failed_attempt(contract, one_alert):
     contract.webhook_url = "http://127.0.0.1:9/unreachable"
     contract.save()
-    with pytest.raises(alerts.AlertDeliveryFailed):
+    with pytest.raises(WebhookDeliveryFailed):
         alerts.spend_alert_deliver(alert_id=one_alert.id)
     one_alert.refresh_from_db()
     assert (one_alert.delivered_at, one_alert.attempts) == (None, 1)
