@@ -16,7 +16,7 @@ def secrets_per_contract(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0003_statement_immutable'),
+        ('billing', '0004_routing_value_terms'),
     ]
 
     operations = [
