@@ -374,6 +374,10 @@ def test_a_contract_added_in_the_admin_shows_its_secret_once(site, contract):
         "routing_min_tasks": "20",
         "routing_tolerance": "0.05",
         "routing_epsilon": "0.05",
+        "routing_audit": "0.05",
+        "routing_value_weight": "1",
+        "routing_featurizer": "markers-v1",
+        "routing_feature_length": "32",
         **{
             f"{inline}-{count}_FORMS": "0"
             for inline in ("value_schedule", "fee_schedule", "spend_limits")
