@@ -386,6 +386,7 @@ def _success_numbers(fitted: success_model.Fitted, *, candidates, task_types) ->
         "model_features": {
             m: row.tolist() for m, row in zip(candidates, fitted.model_features, strict=True)
         },
+        "l2": fitted.l2,
     }
 
 
@@ -416,6 +417,7 @@ def _fitted_of(numbers: dict, *, candidates, task_types, d: int) -> success_mode
         model_features=np.stack([per_model(m) for m in candidates]).reshape(len(candidates), d),
         mean=mean,
         scale=scale,
+        l2=numbers.get("l2", 0.0),
     )
 
 

@@ -63,7 +63,7 @@ def test_learning_sends_easy_requests_to_the_light_model_and_hard_ones_to_fronti
     blind_to_light, _ = easy_and_hard_greedy(simulated.contracts["per-task-type"])
 
     # After six nights of a few hundred tasks; the share grows with the data.
-    assert to_light > 0.45
+    assert to_light > 0.35
     assert to_frontier > 0.8
     assert to_light > blind_to_light + 0.3
 
