@@ -13,8 +13,9 @@ carry an L2 penalty chosen from ``L2_GRID`` by cross-validation on the
 logged rows; only the task types' shared terms (the base rate of each task
 type) carry a light one. Every model's own terms, its intercept included,
 shrink toward the shared ones: without evidence that a model is better or
-worse, every model is predicted alike and the cheapest wins. Fitted by L-BFGS (scipy) with the exact gradient, computed per
-model over contiguous blocks so memory stays at the logged data.
+worse, every model is predicted alike and the cheapest wins. Fitted by
+L-BFGS (scipy) with the exact gradient, computed per model over contiguous
+blocks so memory stays at the logged data.
 
 The same module estimates a policy's net value on the logged decisions
 (doubly robust, DESIGN.md "Promotion guard").
@@ -34,6 +35,8 @@ RATIO_CLIP = 50.0
 L2_GRID = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 CV_FOLDS = 3
 CV_ROWS = 100_000
+CV_MIN_ROWS = 30
+DEFAULT_L2 = 1.0
 L2_INTERCEPT = 0.01
 MAX_ITERATIONS = 200
 
@@ -127,7 +130,10 @@ def fit(logged: Logged, *, n_models: int, n_tasks: int) -> Fitted:
 def _l2_chosen(logged: Logged, **shape) -> float:
     """The penalty of L2_GRID whose fits predict held-out rows best
     (weighted log-loss, CV_FOLDS folds by row position, on at most CV_ROWS
-    evenly spaced rows); ties go to the stronger penalty."""
+    evenly spaced rows); ties go to the stronger penalty. Fewer than
+    CV_MIN_ROWS rows cannot tell penalties apart: they get DEFAULT_L2."""
+    if len(logged) < CV_MIN_ROWS:
+        return DEFAULT_L2
     rows = np.arange(len(logged))
     if len(rows) > CV_ROWS:
         rows = rows[:: -(-len(rows) // CV_ROWS)]
