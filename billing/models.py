@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from core.money import round_total
+
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
 RATE = {"max_digits": 20, "decimal_places": 10}
 
@@ -251,6 +253,19 @@ class Statement(models.Model):
     daily = models.JSONField(default=list, help_text="Cost, charges and value per local day.")
     period_figures = models.JSONField(default=dict)
     input_digest = models.CharField(max_length=64)
+    # DESIGN.md "Statistical honesty on statements": the 95% interval of the
+    # period's value over its tasks (billing/intervals.py). On an adjustment
+    # ``tasks`` is the difference and the interval is null (an interval has no
+    # difference); period_figures holds the re-settled period's. Null on
+    # statements issued before the interval was recorded.
+    tasks = models.BigIntegerField(null=True, blank=True)
+    value_ci_low = models.DecimalField(**AMOUNT, null=True, blank=True)
+    value_ci_high = models.DecimalField(**AMOUNT, null=True, blank=True)
+    shortfall_within_noise = models.BooleanField(null=True, blank=True)
+    # The run settled the period as if the clock read ``as_of`` (nightly
+    # --as-of); ``issued_at`` is when the statement was really written
+    # (DESIGN.md "Trust between the parties").
+    as_of = models.DateTimeField()
     issued_at = models.DateTimeField()
 
     class Meta:
@@ -278,6 +293,17 @@ class Statement(models.Model):
         few accepted outcomes (the payout is still computed). An adjustment
         shows differences, so the count is the period's as re-settled."""
         return self.period_figures["accepted_outcomes"] < self.min_sample
+
+    @property
+    def cap_bound(self) -> bool:
+        """The payout cap limited the period's payout: the payout share of
+        the shortfall, as re-settled, is more than the payout issued for it
+        (docs/SETTLEMENT.md)."""
+        figures = self.period_figures
+        wanted = round_total(
+            Decimal(figures["shortfall"]) * self.contract.payout_share, self.currency
+        )
+        return wanted > Decimal(figures["payout"])
 
 
 class SpendCounter(models.Model):
