@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import charts
+from billing.finance import drift_note
 from billing.models import Statement, StatementKind
 from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
 from core.api import keyset_page, page_response, paginated
@@ -240,6 +241,7 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
             currency=statement.currency,
         ),
         "cost_by_tier_chart": charts.cost_by_tier_chart(lines=statement.lines),
+        "drift_note": drift_note(statement=statement),
         "savings_chart": charts.savings_chart(savings_by_task_type=statement.savings_by_task_type),
     }
     html = render_to_string("billing/statement.html", context, request=request)
