@@ -255,3 +255,32 @@ def test_journal_is_for_admins_only_and_404_to_the_contracts_own_parties(worked,
 
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+@pytest.fixture
+def site(client, admin_user):
+    assert client.login(username=admin_user.username, password="password")
+    return client
+
+
+def test_admin_drift_page_shows_the_report_and_the_worst_calls(drifting, site):
+    response = site.get(f"/admin/billing/contract/{drifting.pk}/drift/?group_by=period")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert f'data-drift="2026-02-01">{s10(reported("b2") - computed("b2"))}<' in html
+    assert "<td>b2</td>" in html and "<td>a2</td>" in html
+
+
+def test_admin_lists_journal_entries_and_postings_read_only(worked, site):
+    entry = JournalEntry.objects.get(contract=worked)
+
+    pages = [
+        site.get("/admin/ledger/journalentry/"),
+        site.get(f"/admin/ledger/journalentry/{entry.pk}/change/"),
+        site.get("/admin/ledger/journalposting/"),
+        site.get("/admin/ledger/journalentry/add/"),
+    ]
+
+    assert [page.status_code for page in pages] == [200, 200, 200, 403]
+    assert "150.0000000000" in pages[1].content.decode()
