@@ -10,13 +10,18 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.auth import IsAdmin
 from billing.finance import DRIFT_GROUP_BYS, drift_report, journal_entries, journal_statements
+from billing.reprice import reprice_dry_run
 from billing.selectors import contract_get
 from core.api import TIME_RANGE_PARAMETERS, time_range
 from core.csv_export import ExportNegotiation, csv_response, export_format
 from core.errors import NotFound
 from core.money import AMOUNT_PLACES, minor_unit
 from ledger.models import Account
+from routing.selectors import model_get
+from routing.serializers import PriceInSerializer
+from routing.services import LongContextIn, PriceIn
 
 
 def _amount() -> serializers.DecimalField:
@@ -271,3 +276,102 @@ class JournalView(APIView):
                 ),
             )
         return Response(JournalSerializer({"entries": entries}).data)
+
+
+# --- reprice ----------------------------------------------------------------
+
+
+class RepriceInSerializer(serializers.Serializer):
+    model = serializers.CharField(max_length=200)
+    price = PriceInSerializer()
+    contracts = serializers.ListField(
+        child=serializers.SlugField(max_length=100), required=False, allow_null=True
+    )
+
+
+class PeriodViewSerializer(serializers.Serializer):
+    cost_usd = serializers.CharField()
+    charges = serializers.CharField()
+    value = serializers.CharField()
+    value_per_dollar = serializers.CharField(allow_null=True)
+    payout = serializers.CharField()
+
+
+class PeriodRepriceSerializer(serializers.Serializer):
+    period_start = serializers.DateField()
+    period_end = serializers.DateField()
+    settled = serializers.BooleanField()
+    calls_repriced = serializers.IntegerField()
+    cost_usd_change = _amount()
+    charge_change = _amount()
+    before = PeriodViewSerializer()
+    after = PeriodViewSerializer()
+
+
+class ContractRepriceSerializer(serializers.Serializer):
+    contract = serializers.CharField()
+    currency = serializers.CharField()
+    periods = PeriodRepriceSerializer(many=True)
+
+
+class RepriceReportSerializer(serializers.Serializer):
+    model = serializers.CharField()
+    service_tier = serializers.CharField()
+    effective_from = serializers.DateTimeField()
+    stored = serializers.BooleanField()
+    contracts = ContractRepriceSerializer(many=True)
+
+
+def price_in(data: dict) -> PriceIn:
+    """A validated PriceInSerializer body as the price services take it."""
+    data = dict(data)
+    long_context = data.pop("long_context")
+    return PriceIn(
+        per_request_usd=data.pop("per_request"),
+        long_context=LongContextIn(**long_context) if long_context else None,
+        **data,
+    )
+
+
+def reprice_report_data(report) -> dict:
+    """The report as JSON: amounts at the contract currency's minor unit
+    (cost in USD at 2), as a statement shows them; changes exact."""
+    data = RepriceReportSerializer(report).data
+    for contract, shown in zip(report.contracts, data["contracts"], strict=True):
+        places = minor_unit(contract.currency)
+        for period, period_data in zip(contract.periods, shown["periods"], strict=True):
+            for side in ("before", "after"):
+                view = getattr(period, side)
+                period_data[side] = {
+                    "cost_usd": f"{view.cost_usd:.2f}",
+                    "charges": f"{view.charges:.{places}f}",
+                    "value": f"{view.value:.{places}f}",
+                    "value_per_dollar": None
+                    if view.value_per_dollar is None
+                    else f"{view.value_per_dollar:.4f}",
+                    "payout": f"{view.payout:.{places}f}",
+                }
+    return data
+
+
+class RepriceView(APIView):
+    permission_classes = [IsAdmin]
+
+    @extend_schema(
+        operation_id="reprice_dry_run",
+        request=RepriceInSerializer,
+        responses=RepriceReportSerializer,
+        summary="Dry run: what a candidate price row would change, nothing stored (admin)",
+    )
+    def post(self, request: Request) -> Response:
+        body = RepriceInSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        model = model_get(name=body.validated_data["model"])
+        codes = body.validated_data.get("contracts")
+        contracts = None
+        if codes is not None:
+            contracts = [contract_get(principal=request.auth, code=code) for code in codes]
+        report = reprice_dry_run(
+            model=model, price=price_in(body.validated_data["price"]), contracts=contracts
+        )
+        return Response(reprice_report_data(report))

@@ -350,3 +350,34 @@ class SpendAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.window} {self.window_start} {self.threshold_percent}%"
+
+
+class RepriceCorrection(models.Model):
+    """What a decided reprice changes in one contract period (DESIGN.md
+    "Price book": a decided reprice is posted as an adjustment). Calls keep
+    the costs they were stored with; settlement adds the period's
+    corrections to its cost and usage charges, so the next nightly run
+    issues an adjustment for a settled period (docs/PRICES.md "Repricing").
+    Append-only, like the statements it feeds (migration billing 0004)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    price = models.ForeignKey("routing.Price", on_delete=models.PROTECT, related_name="+")
+    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+    calls = models.BigIntegerField(help_text="Calls repriced (costed by the price book).")
+    cost_usd = models.DecimalField(**AMOUNT, help_text="Difference of cost, USD.")
+    charge = models.DecimalField(**AMOUNT, help_text="Difference of usage charges.")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["contract", "period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "price", "period_start"],
+                name="reprice_correction_once_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.period_start} {self.llm_model_id}: {self.cost_usd}"

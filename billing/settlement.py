@@ -20,7 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from billing.intervals import value_interval
-from billing.models import Contract, Statement, StatementKind
+from billing.models import Contract, RepriceCorrection, Statement, StatementKind
 from billing.periods import ContractPeriod, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
@@ -204,16 +204,46 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
         for _, line in sorted(by_kind.items())
     ]
     daily = _daily(contract, in_period)
+    # A decided reprice's corrections (billing.reprice): stored call costs
+    # never change, the period's cost and usage charges do.
+    corrections = corrections_sum(contract=contract, period_start=period.start)
+    if corrections["corrections"]:
+        lines.append(
+            {
+                "model": "repricing",
+                "tier": "repricing",
+                "task_type": "correction",
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "reasoning_tokens": 0,
+                "cost_usd": _s(corrections["cost_usd"]),
+                "charges": _s(corrections["charge"]),
+                "baseline_cost_usd": _s(Decimal(0)),
+            }
+        )
     sums = {
         "calls": sum((row["calls"] for row in call_rows), 0),
-        "cost_usd": sum((row["cost_usd"] for row in call_rows), Decimal(0)),
-        "usage_charges": sum((row["charges"] for row in call_rows), Decimal(0)),
+        "cost_usd": sum((row["cost_usd"] for row in call_rows), corrections["cost_usd"]),
+        "usage_charges": sum((row["charges"] for row in call_rows), corrections["charge"]),
         "baseline_cost_usd": sum((row["baseline_cost_usd"] for row in call_rows), Decimal(0)),
         "accepted_outcomes": sum((line["accepted"] for line in by_kind.values()), 0),
         "value": sum((line["value"] for line in by_kind.values()), Decimal(0)),
         "outcome_fees": sum((line["fees"] for line in by_kind.values()), Decimal(0)),
     }
     return PeriodDetail(lines, outcome_lines, savings, daily, sums)
+
+
+def corrections_sum(*, contract: Contract, period_start) -> dict:
+    """Σ of a period's reprice corrections: cost_usd and charge (zero when
+    none) and how many there are (``corrections``)."""
+    rows = RepriceCorrection.objects.filter(contract=contract, period_start=period_start)
+    sums = rows.aggregate(cost_usd=Sum("cost_usd"), charge=Sum("charge"))
+    return {name: value or Decimal(0) for name, value in sums.items()} | {
+        "corrections": rows.count()
+    }
 
 
 def _str_or_none(value: Decimal | None) -> str | None:
