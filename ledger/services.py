@@ -29,6 +29,8 @@ from core.money import (
 from ledger.bulk import store_new
 from ledger.models import DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
+from ledger.selectors import models_used
+from routing.models import Tier
 from routing.pricing import PriceRow, call_cost_units
 from routing.selectors import price_book_load
 
@@ -182,6 +184,20 @@ def _cost_units(price: PriceRow, record: CallIn) -> int:
     )
 
 
+def _baseline_candidates(contract: Contract) -> dict:
+    """DESIGN.md "Routing savings": without a contract baseline model, the
+    default is the most expensive frontier model among the contract's
+    routing models, else among the models its calls used (stored ones and
+    this batch's), never a model the contract has nothing to do with: a
+    catalog import cannot move it."""
+    if contract.baseline_model_id is not None:
+        return {}
+    routing = set(contract.routing_models.filter(tier=Tier.FRONTIER).values_list("id", flat=True))
+    if routing:
+        return {"baseline_among": routing}
+    return {"baseline_among": models_used(contract=contract), "baseline_among_named": True}
+
+
 def calls_ingest(
     *,
     contract: Contract,
@@ -197,6 +213,7 @@ def calls_ingest(
     book = price_book_load(
         names={record.model for _, record in batch.records},
         baseline_model_id=contract.baseline_model_id,
+        **_baseline_candidates(contract),
     )
     # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup), to 10 places.
     # fx_rate and markup have at most 10 places each, so the factor has at

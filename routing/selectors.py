@@ -78,9 +78,21 @@ def _most_expensive_timeline(rows: list[PriceRow]) -> tuple[list[datetime], list
     return changes, winners
 
 
-def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = None) -> PriceBook:
+def price_book_load(
+    *,
+    names: Iterable[str],
+    baseline_model_id: int | None = None,
+    baseline_among: Iterable[int] | None = None,
+    baseline_among_named: bool = False,
+) -> PriceBook:
     """The models named (by name or alias), the baseline candidates, and all
-    their price rows: three queries, whatever the batch size."""
+    their price rows: three queries, whatever the batch size.
+
+    Without a contract baseline model, the default baseline is the most
+    expensive frontier model among ``baseline_among`` (and, with
+    ``baseline_among_named``, the models named): DESIGN.md "Routing savings"
+    (docs/SETTLEMENT.md "Routing savings"). ``baseline_among`` None means
+    every frontier model of the catalog (the routing simulation's world)."""
     names = set(names)
     book = PriceBook(_baseline_model_id=baseline_model_id)
     found = LlmModel.objects.filter(Q(name__in=names) | Q(aliases__alias__in=names)).distinct()
@@ -90,8 +102,13 @@ def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = Non
         for alias in model.aliases.all():
             book.models[alias.alias] = ref
     ids = {ref.id for ref in book.models.values()}
+    frontier = LlmModel.objects.filter(tier=Tier.FRONTIER)
+    if baseline_among is not None:
+        among = set(baseline_among) | (ids if baseline_among_named else set())
+        frontier = frontier.filter(id__in=among)
+    frontier_ids = set() if baseline_model_id else set(frontier.values_list("id", flat=True))
     baseline = (
-        Q(llm_model_id=baseline_model_id) if baseline_model_id else Q(llm_model__tier=Tier.FRONTIER)
+        Q(llm_model_id=baseline_model_id) if baseline_model_id else Q(llm_model_id__in=frontier_ids)
     )
     grouped: dict[tuple[int, str], list[PriceRow]] = defaultdict(list)
     for price in Price.objects.filter(Q(llm_model_id__in=ids) | baseline).order_by(
@@ -102,7 +119,6 @@ def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = Non
         book._rows[key] = rows
         book._starts[key] = [row.effective_from for row in rows]
     if baseline_model_id is None:
-        frontier_ids = set(LlmModel.objects.filter(tier=Tier.FRONTIER).values_list("id", flat=True))
         standard_rows = [
             row
             for (model_id, tier), rows in grouped.items()

@@ -312,6 +312,8 @@ class ImportReport:
     unchanged: list[RowRef] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     models_created: list[str] = field(default_factory=list)
+    # Created with no tier from the operator (docs/PRICES.md "Tiers").
+    models_untiered: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -403,6 +405,8 @@ def prices_import(*, rows: Iterable[PriceRowIn], source: str) -> ImportReport:
                 continue
             catalog.add_model(model, row.model)
             report.models_created.append(model.name)
+            if model.tier == Tier.UNKNOWN:
+                report.models_untiered.append(model.name)
         stored = catalog.rows_of(model, row.price.service_tier)
         outcome, reasons = _compare(stored, row.price)
         if outcome == "added" and model.name not in report.models_created:

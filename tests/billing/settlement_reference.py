@@ -21,6 +21,7 @@ from billing.models import Contract
 from core.batch import DecodedBatch
 from ledger import services
 from ledger.records import CallIn, OutcomeIn
+from routing.models import LlmModel
 from tests.factories import (
     ContractFactory,
     FeeScheduleRowFactory,
@@ -110,7 +111,8 @@ class Catalog:
 
     def baseline_at(self, at: datetime, contract_baseline: str | None) -> str | None:
         """The contract's baseline model, else the most expensive frontier
-        model in force at ``at`` by input + output price (ties: created first)."""
+        model in force at ``at`` by input + output price (ties: created
+        first); contract_create makes every catalog model a routing model."""
         if contract_baseline is not None:
             return contract_baseline
         best = None
@@ -671,6 +673,10 @@ def contract_create(terms: Terms, **parties) -> Contract:
         )
     for (kind, task_type), fee in terms.fees.items():
         FeeScheduleRowFactory(contract=contract, kind=kind, task_type=task_type, fee=fee)
+    # The contract routes among every model of the catalog created before
+    # it, so its default baseline (DESIGN.md "Routing savings": the dearest
+    # frontier routing model) is Catalog.baseline_at's.
+    contract.routing_models.set(LlmModel.objects.all())
     return Contract.objects.get(pk=contract.pk)
 
 
