@@ -230,3 +230,26 @@ def journal_entries(*, contract: Contract, numbers: list[int]) -> QuerySet[Journ
     return JournalEntry.objects.filter(
         contract=contract, statement_number__in=numbers
     ).prefetch_related(Prefetch("postings", queryset=postings))
+
+
+def settled_periods_as_of(*, statement: Statement) -> list[dict]:
+    """Every period of the contract settled by this statement's issue (its
+    number or earlier), up to its own period, each as its latest statement
+    then had it: value, charges and roi as (re-)settled. The chart of an
+    issued statement therefore never changes."""
+    latest: dict = {}
+    for earlier in Statement.objects.filter(
+        contract_id=statement.contract_id,
+        number__lte=statement.number,
+        period_start__lte=statement.period_start,
+    ).order_by("number"):
+        latest[earlier.period_start] = earlier.period_figures
+    return [
+        {
+            "period_start": start,
+            "value": Decimal(figures["value"]),
+            "charges": Decimal(figures["charges"]),
+            "roi": None if figures["roi"] is None else Decimal(figures["roi"]),
+        }
+        for start, figures in sorted(latest.items())
+    ]

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import charts
-from billing.finance import drift_note
+from billing.finance import drift_note, settled_periods_as_of
 from billing.models import Statement, StatementKind
 from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
 from core.api import keyset_page, page_response, paginated
@@ -242,6 +242,9 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
         ),
         "cost_by_tier_chart": charts.cost_by_tier_chart(lines=statement.lines),
         "drift_note": drift_note(statement=statement),
+        "roi_charts": charts.roi_over_time_charts(
+            periods=settled_periods_as_of(statement=statement), currency=statement.currency
+        ),
         "savings_chart": charts.savings_chart(savings_by_task_type=statement.savings_by_task_type),
     }
     html = render_to_string("billing/statement.html", context, request=request)

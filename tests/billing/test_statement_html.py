@@ -351,6 +351,28 @@ def test_page_shows_the_value_interval_and_the_real_issue_time(customer):
     assert 'id="as-of">2026-12-10T00:00:00Z<' in html
 
 
+def test_roi_over_time_charts_every_settled_period_up_to_the_statement(customer, november):
+    """December has only the fixed fee: charges 100.00, value 0, ROI
+    (0 - 100) / 100 = -1. November's page, issued before, keeps one period."""
+    contract_settle(contract_id=november.id, as_of=datetime(2027, 1, 8, tzinfo=UTC))
+
+    december, first = statement_html(customer, number=2), statement_html(customer, number=1)
+    points = dict(re.findall(r'data-category="([\d-]+)" data-value="([^"]*)"', _svg(december)))
+
+    assert bars(december, "chart-roi-money") == {
+        ("charges", "2026-11"): "102.99",
+        ("value", "2026-11"): "345.00",
+        ("charges", "2026-12"): "100.00",
+        ("value", "2026-12"): "0.00",
+    }
+    assert points == {"2026-11": "2.3498", "2026-12": "-1.0000"}
+    assert set(bars(first, "chart-roi-money")) == {("charges", "2026-11"), ("value", "2026-11")}
+
+
+def _svg(html: str) -> str:
+    return re.search(r'<svg [^>]*id="chart-roi".*?</svg>', html, re.S).group(0)
+
+
 def test_another_tenants_key_gets_404_for_the_html_statement(november):
     stranger = client_for(
         api_key_create(organization=OrganizationFactory(slug="globex"), role="customer")
@@ -368,7 +390,7 @@ def test_page_is_self_contained(customer):
 
     assert re.findall(r"<(script|link|img|iframe|object)\b", html) == []
     assert re.findall(r"\ssrc=|url\(|@import", html) == []
-    assert html.count("<svg ") == 3
+    assert html.count("<svg ") == 5
 
 
 def test_headless_chromium_renders_the_charts_offline_and_saves_a_screenshot(customer, tmp_path):
