@@ -244,3 +244,25 @@ def test_reprice_is_404_to_anyone_but_an_admin(priced, role):
     )
 
     assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+
+
+def test_the_admin_refuses_a_back_dated_price_row(priced, client, admin_user):
+    client.force_login(admin_user)
+
+    response = client.post(
+        "/admin/routing/price/add/",
+        {
+            "llm_model": priced_model().pk,
+            "service_tier": "standard",
+            "effective_from_0": "2026-01-01",
+            "effective_from_1": "00:00:00",
+            "input": "0.30",
+            "output": "1.20",
+            "per_request_usd": "0",
+        },
+    )
+
+    assert "3 call(s) from 2026-01-01T00:00:00+00:00 were already costed" in (
+        response.content.decode().replace("&#x27;", "'")
+    )
+    assert priced_model().prices.count() == 1

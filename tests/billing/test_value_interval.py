@@ -4,8 +4,11 @@ an outcome without one its own task; value ± 1.96 x s x sqrt(n), rounded
 once to the minor unit, exactly."""
 
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from fractions import Fraction
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from billing.intervals import half_width, nearest_sqrt, value_interval
 from billing.settlement import contract_settle
@@ -97,3 +100,11 @@ def test_the_half_width_is_1_96_times_s_times_root_n_in_minor_units():
     moments = {"tasks": 2, "value_sum": D(30), "value_sum_of_squares": D(500)}
 
     assert (half_width(**moments, places=2), half_width(**moments, places=0)) == (1960, 20)
+
+
+@given(st.integers(min_value=0, max_value=10**24), st.integers(min_value=1, max_value=10**6))
+def test_the_rounded_root_is_the_high_precision_root_rounded_half_even(numerator, denominator):
+    with localcontext(prec=80):
+        expected = (D(numerator) / D(denominator)).sqrt().quantize(D(1), ROUND_HALF_EVEN)
+
+    assert nearest_sqrt(Fraction(numerator, denominator)) == int(expected)
