@@ -11,7 +11,7 @@ from psycopg import sql
 
 from billing.models import Contract
 from core.errors import NotFound
-from ledger.models import Call, Outcome
+from ledger.models import Call, ContractModelUsed, Outcome
 from routing.selectors import models_named
 
 
@@ -181,23 +181,8 @@ def task_moments(*, contract: Contract, start: datetime, end: datetime) -> TaskM
     return TaskMoments(tasks, Decimal(value_sum), Decimal(squares))
 
 
-MODELS_USED = """
-SELECT llm_model_id FROM ledger_callrollup WHERE contract_id = %(contract_id)s
-UNION
-SELECT c.llm_model_id
-  FROM (SELECT DISTINCT day FROM ledger_dirtyday
-         WHERE contract_id = %(contract_id)s AND NOT rolled_up) d
-  JOIN ledger_call c
-    ON c.contract_id = %(contract_id)s
-   AND c.occurred_at >= (d.day::timestamp AT TIME ZONE %(tz)s)
-   AND c.occurred_at < ((d.day + 1)::timestamp AT TIME ZONE %(tz)s)
-"""
-
-
 def models_used(*, contract: Contract) -> set[int]:
-    """The models the contract's stored calls used: those of its rollups and
-    of the calls on days not rolled up yet (each day by the contract-and-time
-    index), never a scan of all its calls."""
-    with connection.cursor() as cursor:
-        cursor.execute(MODELS_USED, {"contract_id": contract.id, "tz": contract.timezone})
-        return {row[0] for row in cursor.fetchall()}
+    """The models the contract's stored calls used (ledger.models.ContractModelUsed)."""
+    return set(
+        ContractModelUsed.objects.filter(contract=contract).values_list("llm_model_id", flat=True)
+    )

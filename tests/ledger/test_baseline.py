@@ -17,7 +17,7 @@ from django.core.management import call_command
 
 from core.batch import DecodedBatch
 from ledger import services
-from ledger.models import Call
+from ledger.models import Call, ContractModelUsed
 from ledger.records import CallIn
 from tests.factories import ContractFactory, LlmModelFactory, PriceFactory
 
@@ -111,3 +111,15 @@ def test_routing_models_name_the_baseline_before_the_models_calls_used(frontier,
         "c-1": at_price("2.50", "10.00"),
         "c-2": at_price("2.50", "10.00"),
     }
+
+
+def test_a_frontier_model_an_earlier_batch_used_is_the_baseline_of_later_batches(
+    frontier, contract
+):
+    """Before any nightly rollup: the first batch's gpt-4o call makes gpt-4o
+    the baseline of the second batch's gpt-4o-mini call."""
+    ingest(contract, ("c-1", "gpt-4o"))
+    ingest(contract, ("c-2", "gpt-4o-mini"))
+
+    assert baselines(contract)["c-2"] == at_price("2.50", "10.00")
+    assert ContractModelUsed.objects.filter(contract=contract).count() == 2
