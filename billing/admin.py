@@ -3,13 +3,18 @@ uses it": admins). docs/ADMIN.md says which contract terms stay editable."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
 from billing import services, webhooks
 from billing.auth import verified_keys_forget
+from billing.finance import DRIFT_GROUP_BYS, drift_report
 from billing.models import (
     ApiKey,
     Contract,
@@ -154,8 +159,8 @@ class ContractAdmin(admin.ModelAdmin):
     filter_horizontal = ["routing_models"]
     # A webhook typed without a scheme is meant to be https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-    readonly_fields = ["created_at"]
     actions = ["webhook_secret_rotate"]
+    readonly_fields = ["created_at", "drift_link"]
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)
@@ -186,3 +191,39 @@ class ContractAdmin(admin.ModelAdmin):
                 "- store it now, it will not be shown again.",
                 messages.WARNING,
             )
+
+    def get_urls(self):
+        drift = path(
+            "<path:object_id>/drift/",
+            self.admin_site.admin_view(self.drift_view),
+            name="billing_contract_drift",
+        )
+        return [drift, *super().get_urls()]
+
+    @admin.display(description="cost drift")
+    def drift_link(self, contract: Contract) -> str:
+        if contract.pk is None:
+            return "-"
+        url = reverse("admin:billing_contract_drift", args=[contract.pk])
+        return format_html('<a href="{}">Cost drift report</a>', url)
+
+    def drift_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """DESIGN.md "Cost drift": the same report as GET .../drift."""
+        contract = self.get_object(request, object_id)
+        if contract is None:
+            raise Http404(f"no contract {object_id!r}")
+        if not self.has_view_permission(request, contract):
+            raise PermissionDenied
+        group_by = request.GET.get("group_by", "model")
+        if group_by not in DRIFT_GROUP_BYS:
+            group_by = "model"
+        report = drift_report(contract=contract, group_by=group_by)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "contract": contract,
+            "report": report,
+            "rows": [*report.groups, report.totals],
+            "group_bys": DRIFT_GROUP_BYS,
+        }
+        return TemplateResponse(request, "admin/billing/contract/drift.html", context)

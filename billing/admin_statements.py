@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from billing.models import Statement
+from billing.models import RepriceCorrection, Statement
 from billing.statements_api import statement_page
 from core.admin import ReadOnlyAdminMixin
 
@@ -54,3 +54,14 @@ class StatementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         if not self.has_view_permission(request, statement):
             raise PermissionDenied
         return statement_page(request, statement)
+
+
+@admin.register(RepriceCorrection)
+class RepriceCorrectionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """A decided reprice's corrections (docs/PRICES.md "Repricing"): written
+    by ``manage.py reprice --apply``, append-only, read-only here."""
+
+    list_display = ["contract", "period_start", "llm_model", "calls", "cost_usd", "charge"]
+    list_filter = ["contract", "llm_model"]
+    list_select_related = ["contract", "llm_model"]
+    date_hierarchy = "created_at"

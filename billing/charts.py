@@ -225,3 +225,88 @@ def savings_chart(*, savings_by_task_type: list[dict]):
             )
         ],
     )
+
+
+def roi_over_time_charts(*, periods: list[dict], currency: str) -> SafeString:
+    """The contract's settled periods up to the statement (DESIGN.md
+    "Period settlement"): value and charges per period as bars, and the ROI
+    as a line on its own axis (it may be negative). ``periods``: dicts with
+    ``period_start`` (date), ``value``, ``charges`` (Decimal) and ``roi``
+    (Decimal or None), oldest first."""
+    categories = [p["period_start"].strftime("%Y-%m") for p in periods]
+    money = bar_chart(
+        chart_id="chart-roi-money",
+        title=f"Value and charges per settled period ({currency})",
+        unit=currency,
+        categories=categories,
+        series=[
+            Series(name, label, [p[name] for p in periods])
+            for name, label in (("charges", "Charges"), ("value", "Value"))
+        ],
+    )
+    return mark_safe(money + _roi_line(categories, [p["roi"] for p in periods]))
+
+
+def _roi_line(categories: list[str], values: list[Decimal | None]) -> str:
+    title = "ROI, (value - charges) / charges, per settled period"
+    svg = ET.Element(
+        "svg",
+        {
+            "xmlns": "http://www.w3.org/2000/svg",
+            "viewBox": f"0 0 {WIDTH} {HEIGHT}",
+            "role": "img",
+            "class": "chart",
+            "id": "chart-roi",
+            "aria-label": title,
+        },
+    )
+    ET.SubElement(svg, "title").text = title
+    known = [v for v in values if v is not None]
+    if not known or not any(known):
+        empty = ET.SubElement(
+            svg, "text", {"x": str(WIDTH // 2), "y": str(HEIGHT // 2), "class": "chart-empty"}
+        )
+        empty.text = "No ROI to chart (no charges in the settled periods)."
+        return ET.tostring(svg, encoding="unicode")
+    with exact_context():
+        top = _nice_ceiling(max(abs(v) for v in known))
+        bottom = -top if min(known) < 0 else Decimal(0)
+        span = top - bottom
+
+        def y_of(value: Decimal) -> Decimal:
+            return TOP + PLOT_H * (top - value) / span
+
+        for step in range(TICKS + 1):
+            value = bottom + span * step / TICKS
+            y = _px(y_of(value))
+            line = {"x1": str(LEFT), "x2": str(LEFT + PLOT_W), "y1": y, "y2": y}
+            ET.SubElement(svg, "line", {**line, "class": "chart-grid"})
+            tick = ET.SubElement(svg, "text", {"x": str(LEFT - 8), "y": y, "class": "chart-tick"})
+            tick.text = _tick_label(value)
+        group_w = Decimal(PLOT_W) / len(categories)
+        points = []
+        for index, (category, value) in enumerate(zip(categories, values, strict=True)):
+            x = LEFT + group_w * index + group_w / 2
+            label = ET.SubElement(
+                svg, "text", {"x": _px(x), "y": str(TOP + PLOT_H + 16), "class": "chart-category"}
+            )
+            label.text = category
+            if value is None:
+                continue
+            points.append(f"{_px(x)},{_px(y_of(value))}")
+            dot = ET.SubElement(
+                svg,
+                "circle",
+                {
+                    "class": "point point-roi",
+                    "cx": _px(x),
+                    "cy": _px(y_of(value)),
+                    "r": "4",
+                    "data-series": "roi",
+                    "data-category": category,
+                    "data-value": f"{value:f}",
+                },
+            )
+            ET.SubElement(dot, "title").text = f"{category} · ROI: {value:f}"
+        ET.SubElement(svg, "polyline", {"class": "line-roi", "points": " ".join(points)})
+    return ET.tostring(svg, encoding="unicode")

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
+from core.money import round_total
 from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
@@ -280,6 +281,19 @@ class Statement(models.Model):
     daily = models.JSONField(default=list, help_text="Cost, charges and value per local day.")
     period_figures = models.JSONField(default=dict)
     input_digest = models.CharField(max_length=64)
+    # DESIGN.md "Statistical honesty on statements": the 95% interval of the
+    # period's value over its tasks (billing/intervals.py). On an adjustment
+    # ``tasks`` is the difference and the interval is null (an interval has no
+    # difference); period_figures holds the re-settled period's. Null on
+    # statements issued before the interval was recorded.
+    tasks = models.BigIntegerField(null=True, blank=True)
+    value_ci_low = models.DecimalField(**AMOUNT, null=True, blank=True)
+    value_ci_high = models.DecimalField(**AMOUNT, null=True, blank=True)
+    shortfall_within_noise = models.BooleanField(null=True, blank=True)
+    # The run settled the period as if the clock read ``as_of`` (nightly
+    # --as-of); ``issued_at`` is when the statement was really written
+    # (DESIGN.md "Trust between the parties").
+    as_of = models.DateTimeField()
     issued_at = models.DateTimeField()
 
     class Meta:
@@ -307,6 +321,17 @@ class Statement(models.Model):
         few accepted outcomes (the payout is still computed). An adjustment
         shows differences, so the count is the period's as re-settled."""
         return self.period_figures["accepted_outcomes"] < self.min_sample
+
+    @property
+    def cap_bound(self) -> bool:
+        """The payout cap limited the period's payout: the payout share of
+        the shortfall, as re-settled, is more than the payout issued for it
+        (docs/SETTLEMENT.md)."""
+        figures = self.period_figures
+        wanted = round_total(
+            Decimal(figures["shortfall"]) * self.contract.payout_share, self.currency
+        )
+        return wanted > Decimal(figures["payout"])
 
 
 class SpendCounter(models.Model):
@@ -379,3 +404,34 @@ class WebhookEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} #{self.pk}"
+
+
+class RepriceCorrection(models.Model):
+    """What a decided reprice changes in one contract period (DESIGN.md
+    "Price book": a decided reprice is posted as an adjustment). Calls keep
+    the costs they were stored with; settlement adds the period's
+    corrections to its cost and usage charges, so the next nightly run
+    issues an adjustment for a settled period (docs/PRICES.md "Repricing").
+    Append-only, like the statements it feeds (migration billing 0004)."""
+
+    contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="+")
+    period_start = models.DateField()
+    price = models.ForeignKey("routing.Price", on_delete=models.PROTECT, related_name="+")
+    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+    calls = models.BigIntegerField(help_text="Calls repriced (costed by the price book).")
+    cost_usd = models.DecimalField(**AMOUNT, help_text="Difference of cost, USD.")
+    charge = models.DecimalField(**AMOUNT, help_text="Difference of usage charges.")
+    reason = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["contract", "period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "price", "period_start"],
+                name="reprice_correction_once_per_period",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.period_start} {self.llm_model_id}: {self.cost_usd}"

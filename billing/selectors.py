@@ -80,7 +80,8 @@ def contract_schedules(*, contract: Contract) -> Schedules:
 
 
 def statement_list(*, contract: Contract) -> QuerySet[Statement]:
-    return Statement.objects.filter(contract=contract).select_related("adjusts")
+    # contract: a statement's cap_bound reads its payout_share.
+    return Statement.objects.filter(contract=contract).select_related("adjusts", "contract")
 
 
 def statement_get(*, contract: Contract, number: int) -> Statement:

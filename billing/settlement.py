@@ -17,16 +17,18 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from billing import webhooks
-from billing.models import Contract, Statement, StatementKind
+from billing.intervals import value_interval
+from billing.models import Contract, RepriceCorrection, Statement, StatementKind
 from billing.periods import ContractPeriod, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
 from ledger.models import Account, CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
 from ledger.rollups import days_rollup, dirty_marks
-from ledger.selectors import input_digest
+from ledger.selectors import input_digest, task_moments
 
 SETTLEMENT_LOCK = 0x5E77
 logger = logging.getLogger(__name__)
@@ -35,7 +37,7 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Figures:
     """A statement's totals. For a settlement, the period's; for an
-    adjustment, the difference (ratios and cap_remaining: as re-settled)."""
+    adjustment, the difference (ratios: None; cap_remaining: the balance)."""
 
     calls: int
     accepted_outcomes: int
@@ -94,8 +96,11 @@ class Figures:
         )
 
     def minus(self, earlier: "Figures") -> "Figures":
+        """The differences an adjustment shows. A ratio has no difference:
+        roi and efficiency are None (the re-settled ones stay in
+        period_figures); cap_remaining is the balance after the statement."""
         changes = {name: getattr(self, name) - getattr(earlier, name) for name in self.DIFFERENCED}
-        return Figures(**{**asdict(self), **changes})
+        return Figures(**{**asdict(self), **changes, "roi": None, "efficiency": None})
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,16 +205,46 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
         for _, line in sorted(by_kind.items())
     ]
     daily = _daily(contract, in_period)
+    # A decided reprice's corrections (billing.reprice): stored call costs
+    # never change, the period's cost and usage charges do.
+    corrections = corrections_sum(contract=contract, period_start=period.start)
+    if corrections["corrections"]:
+        lines.append(
+            {
+                "model": "repricing",
+                "tier": "repricing",
+                "task_type": "correction",
+                "calls": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "cache_read_tokens": 0,
+                "cache_write_tokens": 0,
+                "reasoning_tokens": 0,
+                "cost_usd": _s(corrections["cost_usd"]),
+                "charges": _s(corrections["charge"]),
+                "baseline_cost_usd": _s(Decimal(0)),
+            }
+        )
     sums = {
         "calls": sum((row["calls"] for row in call_rows), 0),
-        "cost_usd": sum((row["cost_usd"] for row in call_rows), Decimal(0)),
-        "usage_charges": sum((row["charges"] for row in call_rows), Decimal(0)),
+        "cost_usd": sum((row["cost_usd"] for row in call_rows), corrections["cost_usd"]),
+        "usage_charges": sum((row["charges"] for row in call_rows), corrections["charge"]),
         "baseline_cost_usd": sum((row["baseline_cost_usd"] for row in call_rows), Decimal(0)),
         "accepted_outcomes": sum((line["accepted"] for line in by_kind.values()), 0),
         "value": sum((line["value"] for line in by_kind.values()), Decimal(0)),
         "outcome_fees": sum((line["fees"] for line in by_kind.values()), Decimal(0)),
     }
     return PeriodDetail(lines, outcome_lines, savings, daily, sums)
+
+
+def corrections_sum(*, contract: Contract, period_start) -> dict:
+    """Σ of a period's reprice corrections: cost_usd and charge (zero when
+    none) and how many there are (``corrections``)."""
+    rows = RepriceCorrection.objects.filter(contract=contract, period_start=period_start)
+    sums = rows.aggregate(cost_usd=Sum("cost_usd"), charge=Sum("charge"))
+    return {name: value or Decimal(0) for name, value in sums.items()} | {
+        "corrections": rows.count()
+    }
 
 
 def _str_or_none(value: Decimal | None) -> str | None:
@@ -361,11 +396,8 @@ def _issue(
     contract: Contract, period: ContractPeriod, as_of: datetime, *, previous: Statement | None
 ) -> Statement | None:
     tz = contract.tz
-    digest = input_digest(
-        contract=contract,
-        start=local_midnight_utc(period.start, tz),
-        end=local_midnight_utc(period.end, tz),
-    )
+    start, end = local_midnight_utc(period.start, tz), local_midnight_utc(period.end, tz)
+    digest = input_digest(contract=contract, start=start, end=end)
     detail = period_detail(contract=contract, period=period)
     payouts = Statement.objects.filter(contract=contract).exclude(period_start=period.start)
     elsewhere = payouts.aggregate(total=Sum("payout"))["total"] or Decimal(0)
@@ -377,6 +409,38 @@ def _issue(
         shown = figures.minus(earlier)
     else:
         shown = figures
+    moments = task_moments(contract=contract, start=start, end=end)
+    interval = value_interval(
+        tasks=moments.tasks,
+        value_sum=moments.value_sum,
+        value_sum_of_squares=moments.value_sum_of_squares,
+        value=figures.value,
+        guaranteed_value=figures.guaranteed_value,
+        currency=contract.currency,
+    )
+    period_interval = {
+        "tasks": interval.tasks,
+        "value_ci_low": _str_or_none(interval.low),
+        "value_ci_high": _str_or_none(interval.high),
+        "shortfall_within_noise": interval.shortfall_within_noise,
+    }
+    if previous is None:
+        shown_interval = {
+            "tasks": interval.tasks,
+            "value_ci_low": interval.low,
+            "value_ci_high": interval.high,
+            "shortfall_within_noise": interval.shortfall_within_noise,
+        }
+    else:
+        # An adjustment shows differences: the number of tasks has one, an
+        # interval has none (the re-settled one is in period_figures).
+        earlier_tasks = previous.period_figures.get("tasks")
+        shown_interval = {
+            "tasks": None if earlier_tasks is None else interval.tasks - earlier_tasks,
+            "value_ci_low": None,
+            "value_ci_high": None,
+            "shortfall_within_noise": None,
+        }
     number = _next_number(contract)
     statement = Statement.objects.create(
         contract=contract,
@@ -387,14 +451,16 @@ def _issue(
         period_end=period.end,
         currency=contract.currency,
         **{f.name: getattr(shown, f.name) for f in fields(Figures)},
+        **shown_interval,
         min_sample=contract.min_sample,
         lines=detail.lines,
         outcome_lines=detail.outcome_lines,
         savings_by_task_type=detail.savings_by_task_type,
         daily=detail.daily,
-        period_figures=figures.as_json(),
+        period_figures=figures.as_json() | period_interval,
         input_digest=digest,
-        issued_at=as_of,
+        as_of=as_of,
+        issued_at=timezone.now(),
     )
     journal_post(
         contract=contract,

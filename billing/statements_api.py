@@ -20,7 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import charts
-from billing.models import Statement
+from billing.finance import drift_note, settled_periods_as_of
+from billing.models import Statement, StatementKind
 from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
 from core.api import keyset_page, page_response, paginated
 from core.csv_export import ExportNegotiation, csv_response, export_format
@@ -47,10 +48,33 @@ def _fixed(value: Decimal, places: int) -> str:
     return f"{value:.{places}f}"
 
 
+def totals_shown(figures: dict, currency: str) -> dict:
+    """Totals as strings at the currency's minor unit (USD figures at 2),
+    ratios at 4 places, counts as integers; ``figures`` maps each total to
+    a Decimal, an int, a bool or None (or their JSON strings)."""
+    places = minor_unit(currency)
+
+    def fixed(name: str, at: int) -> str | None:
+        value = figures.get(name)
+        return None if value is None else _fixed(Decimal(value), at)
+
+    totals: dict = {"calls": figures["calls"]}
+    totals |= {name: fixed(name, 2) for name in USD_TOTALS}
+    totals |= {name: fixed(name, places) for name in MONEY_TOTALS}
+    totals["accepted_outcomes"] = figures["accepted_outcomes"]
+    totals |= {ratio: fixed(ratio, 4) for ratio in ("roi", "efficiency")}
+    totals["tasks"] = figures.get("tasks")
+    totals |= {name: fixed(name, places) for name in ("value_ci_low", "value_ci_high")}
+    totals["shortfall_within_noise"] = figures.get("shortfall_within_noise")
+    return totals
+
+
 class StatementSerializer(serializers.ModelSerializer):
     adjusts = serializers.IntegerField(source="adjusts.number", allow_null=True, default=None)
     totals = serializers.SerializerMethodField()
+    resettled_totals = serializers.SerializerMethodField()
     few_outcomes = serializers.BooleanField()
+    cap_bound = serializers.BooleanField()
 
     class Meta:
         model = Statement
@@ -62,27 +86,31 @@ class StatementSerializer(serializers.ModelSerializer):
             "period_end",
             "currency",
             "totals",
+            "resettled_totals",
             "lines",
             "outcome_lines",
             "savings_by_task_type",
             "daily",
             "min_sample",
             "few_outcomes",
+            "cap_bound",
             "input_digest",
+            "as_of",
             "issued_at",
         ]
 
     def get_totals(self, statement: Statement) -> dict:
-        """Amounts as strings at the currency's minor unit (USD figures at 2)."""
-        places = minor_unit(statement.currency)
-        totals: dict = {"calls": statement.calls}
-        totals |= {name: _fixed(getattr(statement, name), 2) for name in USD_TOTALS}
-        totals |= {name: _fixed(getattr(statement, name), places) for name in MONEY_TOTALS}
-        totals["accepted_outcomes"] = statement.accepted_outcomes
-        for ratio in ("roi", "efficiency"):
-            value = getattr(statement, ratio)
-            totals[ratio] = None if value is None else _fixed(value, 4)
-        return totals
+        """The statement's own totals: a settlement's period figures, an
+        adjustment's differences (docs/SETTLEMENT.md "Adjustments")."""
+        figures = {name: getattr(statement, name) for name in TOTAL_NAMES}
+        return totals_shown(figures, statement.currency)
+
+    def get_resettled_totals(self, statement: Statement) -> dict | None:
+        """An adjustment's period as re-settled, in absolute figures (null on
+        a settlement, whose totals are already those)."""
+        if statement.kind != StatementKind.ADJUSTMENT:
+            return None
+        return totals_shown(statement.period_figures, statement.currency)
 
 
 # The totals as the page and the CSV show them, in the order of API.md.
@@ -103,9 +131,21 @@ TOTALS = (
     ("baseline_cost_usd", "Baseline cost"),
     ("savings_usd", "Routing savings"),
     ("efficiency", "Efficiency, baseline / cost"),
+    ("tasks", "Tasks (outcomes by task_ref)"),
+    ("value_ci_low", "Value, 95% interval low"),
+    ("value_ci_high", "Value, 95% interval high"),
+    ("shortfall_within_noise", "Guaranteed value within the interval"),
 )
+TOTAL_NAMES = tuple(name for name, _ in TOTALS)
 STATEMENT_CSV_FIELDS = ("number", "kind", "adjusts", "period_start", "period_end", "currency")
-STATEMENT_CSV_TRAILER = ("min_sample", "few_outcomes", "input_digest", "issued_at")
+STATEMENT_CSV_TRAILER = (
+    "min_sample",
+    "few_outcomes",
+    "cap_bound",
+    "input_digest",
+    "as_of",
+    "issued_at",
+)
 STATEMENT_CSV_HEADER = [
     "contract",
     *STATEMENT_CSV_FIELDS,
@@ -171,10 +211,10 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
     re-settled, for an adjustment); the totals are the statement's own."""
     contract = statement.contract
     data = StatementSerializer(statement).data
-    totals = data["totals"]
-    money_unit = {name: statement.currency for name in MONEY_TOTALS} | dict.fromkeys(
-        USD_TOTALS, "USD"
-    )
+    totals, resettled = data["totals"], data["resettled_totals"]
+    money_unit = {
+        name: statement.currency for name in (*MONEY_TOTALS, "value_ci_low", "value_ci_high")
+    } | dict.fromkeys(USD_TOTALS, "USD")
     digest_path = reverse(
         "statement-digest-input", kwargs={"code": contract.code, "number": statement.number}
     )
@@ -183,7 +223,11 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
         "contract": contract,
         "data": data,
         "period_last_day": statement.period_end - timedelta(days=1),
-        "totals": [(name, label, totals[name], money_unit.get(name, "")) for name, label in TOTALS],
+        "totals": [
+            (name, label, totals[name], (resettled or {}).get(name), money_unit.get(name, ""))
+            for name, label in TOTALS
+        ],
+        "period": resettled or totals,
         "terms": {
             name: f"{getattr(contract, name).normalize():f}"
             for name in ("guarantee_multiple", "payout_share", "payout_cap")
@@ -197,6 +241,10 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
             currency=statement.currency,
         ),
         "cost_by_tier_chart": charts.cost_by_tier_chart(lines=statement.lines),
+        "drift_note": drift_note(statement=statement),
+        "roi_charts": charts.roi_over_time_charts(
+            periods=settled_periods_as_of(statement=statement), currency=statement.currency
+        ),
         "savings_chart": charts.savings_chart(savings_by_task_type=statement.savings_by_task_type),
     }
     html = render_to_string("billing/statement.html", context, request=request)

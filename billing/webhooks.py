@@ -145,6 +145,7 @@ def statement_issued_record(*, statement: Statement) -> None:
                 "charges": _amount(statement.charges, currency),
                 "payout": _amount(statement.payout, currency),
                 "input_digest": statement.input_digest,
+                "as_of": statement.as_of.isoformat(),
                 "issued_at": statement.issued_at.isoformat(),
             }
         },

@@ -11,7 +11,7 @@ exact external_id search that can use an index instead of a LIKE scan.
 from django.contrib import admin
 
 from core.admin import ReadOnlyAdminMixin
-from ledger.models import Call, Outcome, OutcomeEvent
+from ledger.models import Call, JournalEntry, JournalPosting, Outcome, OutcomeEvent
 
 
 class LedgerAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
@@ -76,3 +76,33 @@ class OutcomeEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
     list_select_related = ["outcome"]
+
+
+class JournalPostingInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = JournalPosting
+    fields = ["account", "amount"]
+    readonly_fields = fields
+    extra = 0
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The journal (DESIGN.md "Cost drift, repricing and the journal, for
+    people"): append-only, so read-only here; docs/SETTLEMENT.md "Journal"
+    names the accounts. Amounts: debit positive, credit negative."""
+
+    list_display = ["contract", "statement_number", "currency", "memo", "created_at"]
+    list_filter = ["contract", "currency"]
+    search_fields = ["contract__code", "memo"]
+    date_hierarchy = "created_at"
+    list_select_related = ["contract"]
+    inlines = [JournalPostingInline]
+
+
+@admin.register(JournalPosting)
+class JournalPostingAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["entry", "contract", "account", "amount"]
+    list_filter = ["contract", "account"]
+    search_fields = ["contract__code"]
+    show_full_result_count = False
+    list_select_related = ["entry", "contract"]

@@ -280,6 +280,27 @@ class OutcomeRollup(models.Model):
         return f"{self.contract_id} {self.day} {self.kind} {self.status}"
 
 
+class ContractModelUsed(models.Model):
+    """A model some call of the contract used: derived from the calls,
+    appended by ingestion in the transaction that stores them (one row per
+    pair, never removed). The default baseline reads it (DESIGN.md "Routing
+    savings": among the models the contract's calls used) without scanning
+    the calls."""
+
+    contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
+    llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["contract", "llm_model"], name="contract_model_used_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.contract_id} {self.llm_model_id}"
+
+
 class Account(models.TextChoices):
     """The journal's accounts, from the vendor's books (docs/SETTLEMENT.md)."""
 

@@ -3,6 +3,7 @@
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import CharField, F, Func, QuerySet
@@ -10,7 +11,7 @@ from psycopg import sql
 
 from billing.models import Contract
 from core.errors import NotFound
-from ledger.models import Call, Outcome
+from ledger.models import Call, ContractModelUsed, Outcome
 from routing.selectors import models_named
 
 
@@ -145,3 +146,43 @@ def input_digest(*, contract: Contract, start: datetime, end: datetime) -> str:
     for chunk in digest_input_chunks(contract=contract, start=start, end=end):
         digest.update(chunk)
     return digest.hexdigest()
+
+
+TASK_VALUES = """
+WITH tasks AS (
+    SELECT sum(CASE WHEN status = 'accepted' THEN value ELSE 0 END) AS value
+      FROM ledger_outcome_current
+     WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+     GROUP BY task_ref IS NULL, COALESCE(task_ref, external_id)
+)
+SELECT count(*), COALESCE(sum(value), 0), COALESCE(sum(value * value), 0) FROM tasks
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskMoments:
+    """The period's tasks as a sample (DESIGN.md "Statistical honesty on
+    statements"): how many, Σ value and Σ value², exact (NUMERIC)."""
+
+    tasks: int
+    value_sum: Decimal
+    value_sum_of_squares: Decimal
+
+
+def task_moments(*, contract: Contract, start: datetime, end: datetime) -> TaskMoments:
+    """A task is the outcomes of [start, end) sharing a ``task_ref``; an
+    outcome without one is a task of its own (keyed apart from every
+    task_ref). Every outcome of the period forms tasks, whatever its status;
+    a task's value is the value of its accepted outcomes (zero when none is
+    accepted), so Σ task values is the period's value (docs/SETTLEMENT.md)."""
+    with connection.cursor() as cursor:
+        cursor.execute(TASK_VALUES, {"contract_id": contract.id, "start": start, "end": end})
+        tasks, value_sum, squares = cursor.fetchone()
+    return TaskMoments(tasks, Decimal(value_sum), Decimal(squares))
+
+
+def models_used(*, contract: Contract) -> set[int]:
+    """The models the contract's stored calls used (ledger.models.ContractModelUsed)."""
+    return set(
+        ContractModelUsed.objects.filter(contract=contract).values_list("llm_model_id", flat=True)
+    )

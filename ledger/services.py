@@ -27,8 +27,10 @@ from core.money import (
     units_text,
 )
 from ledger.bulk import store_new
-from ledger.models import DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
+from ledger.models import ContractModelUsed, DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
+from ledger.selectors import models_used
+from routing.models import Tier
 from routing.pricing import PriceRow, call_cost_units
 from routing.selectors import price_book_load
 
@@ -234,6 +236,32 @@ def routes_known(*, contract_id: int, route_ids: set[str]) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _baseline_candidates(contract: Contract, used: set[int]) -> dict:
+    """DESIGN.md "Routing savings": without a contract baseline model, the
+    default is the most expensive frontier model among the contract's
+    routing models, else among the models its calls used (stored ones and
+    this batch's), never a model the contract has nothing to do with: a
+    catalog import cannot move it."""
+    if contract.baseline_model_id is not None:
+        return {}
+    routing = set(contract.routing_models.filter(tier=Tier.FRONTIER).values_list("id", flat=True))
+    if routing:
+        return {"baseline_among": routing}
+    return {"baseline_among": used, "baseline_among_named": True}
+
+
+def _models_used_record(contract: Contract, used: set[int], inserted: list[tuple]) -> None:
+    """Append the (contract, model) pairs of the calls just stored that are
+    new (ledger.models.ContractModelUsed). Only a model new to the contract
+    is written, so concurrent batches wait on each other only then."""
+    model_ids = {row[CALL_COLUMNS.index("llm_model_id")] for row in inserted}
+    new = model_ids - used
+    ContractModelUsed.objects.bulk_create(
+        (ContractModelUsed(contract=contract, llm_model_id=model_id) for model_id in new),
+        ignore_conflicts=True,
+    )
+
+
 def calls_ingest(
     *,
     contract: Contract,
@@ -246,9 +274,11 @@ def calls_ingest(
     rows are stored, with the charges of the calls inserted, per local day:
     a layer above (billing's spend limits) meters them without the ledger
     importing it."""
+    used = models_used(contract=contract)
     book = price_book_load(
         names={record.model for _, record in batch.records},
         baseline_model_id=contract.baseline_model_id,
+        **_baseline_candidates(contract, used),
     )
     # DESIGN.md "Call": charge = cost x fx_rate x (1 + markup), to 10 places.
     # fx_rate and markup have at most 10 places each, so the factor has at
@@ -384,6 +414,7 @@ def calls_ingest(
         columns=CALL_COLUMNS,
         prepare=prepare,
         on_stored=on_stored,
+        on_inserted=lambda rows: _models_used_record(contract, used, rows),
     )
 
 
@@ -485,7 +516,10 @@ def _ingest(
     columns: tuple[str, ...],
     prepare: Callable[[Any, list[FieldError]], _Prepared | None],
     on_stored: Callable[[dict[date, Decimal]], None] | None = None,
+    on_inserted: Callable[[list[tuple]], None] | None = None,
 ) -> IngestReport:
+    """``on_inserted``: called in the storing transaction with the rows
+    inserted (tuples in ``columns`` order)."""
     report = IngestReport(rejected=list(batch.rejected))
     firsts: dict[str, _Prepared] = {}
     first_index: dict[str, int] = {}
@@ -511,6 +545,8 @@ def _ingest(
         )
         days = sorted({firsts[e].day for e in stored.inserted})
         DirtyDay.objects.bulk_create(DirtyDay(contract=contract, day=d) for d in days)
+        if on_inserted is not None:
+            on_inserted([firsts[e].row for e in stored.inserted])
         if on_stored is not None:
             charge_units: dict[date, int] = defaultdict(int)
             for external_id in stored.inserted:

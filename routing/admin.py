@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin
 
 from routing.models import LlmModel, ModelAlias, Price
-from routing.selectors import names_taken
+from routing.selectors import backdating_errors, names_taken
 from routing.services import LongContextIn, PriceIn, price_errors
 
 
@@ -111,6 +111,13 @@ class PriceForm(forms.ModelForm):
         errors = price_errors(price)
         if errors:
             raise forms.ValidationError([error.message for error in errors])
+        backdated = backdating_errors(
+            model_id=data["llm_model"].id,
+            service_tier=price.service_tier,
+            effective_from=price.effective_from,
+        )
+        if backdated:
+            raise forms.ValidationError(backdated)
         return data
 
 

@@ -24,20 +24,49 @@ BUNDLED_SOURCE = "bundled snapshot 2025-06 (providers' list prices)"
 # The snapshot's prices are in force from this instant (docs/PRICES.md).
 BUNDLED_EFFECTIVE_FROM = datetime(2025, 1, 1, tzinfo=UTC)
 
-# A model's tier from its standard input price, USD per million, when the
-# file does not name it (LiteLLM's format has no tier). docs/PRICES.md.
-FRONTIER_FROM = Decimal("2.50")
-MID_FROM = Decimal("0.50")
-
 _PLACES = Decimal(1).scaleb(-PRICE["decimal_places"])
 
 
-def tier_for(input_per_million: Decimal) -> str:
-    if input_per_million >= FRONTIER_FROM:
-        return Tier.FRONTIER
-    if input_per_million >= MID_FROM:
-        return Tier.MID
-    return Tier.LIGHT
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """The operator's word on the tiers of models an import creates
+    (docs/PRICES.md "Tiers"): ``names`` maps a model name to its tier (a
+    mapping file), ``default`` is the tier of every other new model (a
+    flag). Precedence: the mapping, then the file's own ``tier`` (column or
+    key), then the default; else the model is left ``unknown``. A tier is
+    never guessed from a price: a catalog import must not make thousands of
+    models frontier and so move contracts' baselines."""
+
+    names: dict[str, str] = field(default_factory=dict)
+    default: str | None = None
+
+    def of(self, name: str, stated: str | None) -> str:
+        return self.names.get(name) or stated or self.default or Tier.UNKNOWN
+
+
+def tiers_read(text: str) -> dict[str, str]:
+    """A mapping file: a JSON object of model name to tier, or a CSV with
+    the columns ``model,tier``."""
+    stripped = text.lstrip()
+    if stripped.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"the tier mapping is not JSON: {exc}", code="malformed") from exc
+    else:
+        data = {
+            row.get("model", ""): row.get("tier", "") for row in csv.DictReader(io.StringIO(text))
+        }
+    bad = sorted(
+        str(name)
+        for name, tier in data.items()
+        if not isinstance(name, str) or not name or tier not in Tier.values
+    )
+    if bad:
+        raise InvalidInput(
+            f"the tier mapping names no valid tier ({', '.join(Tier.values)}) for: {', '.join(bad)}"
+        )
+    return data
 
 
 @dataclass(slots=True)
@@ -122,7 +151,9 @@ def _tier_row(
     )
 
 
-def _litellm_entry_rows(key: str, entry: dict, effective_from: datetime) -> list[PriceRowIn]:
+def _litellm_entry_rows(
+    key: str, entry: dict, effective_from: datetime, tiers: Tiers
+) -> list[PriceRowIn]:
     by_tier: dict[str, _TierPrices] = defaultdict(_TierPrices)
     errors = []
     for name, value in entry.items():
@@ -150,8 +181,7 @@ def _litellm_entry_rows(key: str, entry: dict, effective_from: datetime) -> list
     provider = entry.get("litellm_provider")
     if not isinstance(provider, str):
         errors.append("no litellm_provider")
-    tier = entry.get("tier") or (tier_for(standard_input) if standard_input is not None else "")
-    model = ModelIn(key, str(provider), str(tier), tuple(aliases))
+    model = ModelIn(key, str(provider), tiers.of(key, entry.get("tier")), tuple(aliases))
     if errors:
         return [PriceRowIn(key, model, None, tuple(errors))]
     return [
@@ -160,11 +190,12 @@ def _litellm_entry_rows(key: str, entry: dict, effective_from: datetime) -> list
     ]
 
 
-def litellm_rows(text: str, *, effective_from: datetime) -> Parsed:
+def litellm_rows(text: str, *, effective_from: datetime, tiers: Tiers = Tiers()) -> Parsed:
     """Rows from LiteLLM's ``model_prices_and_context_window.json``: one row
     per priced service tier of each chat entry, all from ``effective_from``
     (the file has no dates). Two optional keys per entry, ``tier`` and
-    ``aliases``, carry what the format lacks (the bundled snapshot uses them)."""
+    ``aliases``, carry what the format lacks (the bundled snapshot uses them);
+    ``tiers`` is the operator's word on the rest (Tiers)."""
     try:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
@@ -177,7 +208,7 @@ def litellm_rows(text: str, *, effective_from: datetime) -> Parsed:
         if key == "sample_spec" or not is_chat:
             parsed.skipped.append(key)
         else:
-            parsed.rows.extend(_litellm_entry_rows(key, entry, effective_from))
+            parsed.rows.extend(_litellm_entry_rows(key, entry, effective_from, tiers))
     return parsed
 
 
@@ -260,7 +291,7 @@ class _CsvRecord:
         return value
 
 
-def _csv_row(origin: str, record: _CsvRecord) -> PriceRowIn:
+def _csv_row(origin: str, record: _CsvRecord, tiers: Tiers) -> PriceRowIn:
     for name in CSV_REQUIRED:
         if not record.text(name):
             record.errors.append(f"{name} is required")
@@ -280,7 +311,7 @@ def _csv_row(origin: str, record: _CsvRecord) -> PriceRowIn:
         if any(value is not None for value in long_context.values())
         else None,
     )
-    tier = record.text("tier") or (tier_for(input_price) if input_price is not None else "")
+    tier = tiers.of(record.text("model"), record.text("tier"))
     aliases = tuple(alias.strip() for alias in record.text("aliases").split("|") if alias.strip())
     model = ModelIn(record.text("model"), record.text("provider"), tier, aliases)
     if record.errors:
@@ -288,7 +319,7 @@ def _csv_row(origin: str, record: _CsvRecord) -> PriceRowIn:
     return PriceRowIn(origin, model, price)
 
 
-def csv_rows(text: str) -> Parsed:
+def csv_rows(text: str, *, tiers: Tiers = Tiers()) -> Parsed:
     """Rows from a CSV with a header of CSV_COLUMNS (docs/PRICES.md); the
     model, effective_from, input and output columns are required, the others
     may be left out. ``aliases`` are separated by ``|``."""
@@ -303,5 +334,5 @@ def csv_rows(text: str) -> Parsed:
         )
     parsed = Parsed()
     for cells in reader:
-        parsed.rows.append(_csv_row(f"line {reader.line_num}", _CsvRecord(cells)))
+        parsed.rows.append(_csv_row(f"line {reader.line_num}", _CsvRecord(cells), tiers))
     return parsed

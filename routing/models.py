@@ -22,6 +22,10 @@ class Tier(models.TextChoices):
     FRONTIER = "frontier"
     MID = "mid"
     LIGHT = "light"
+    # A model an import created without the operator naming its tier
+    # (docs/PRICES.md "Tiers"): priced and costed like any other, never a
+    # default baseline (only frontier models are).
+    UNKNOWN = "unknown"
 
 
 class ServiceTier(models.TextChoices):

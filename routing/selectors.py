@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
 
 from core.errors import NotFound
@@ -77,9 +78,21 @@ def _most_expensive_timeline(rows: list[PriceRow]) -> tuple[list[datetime], list
     return changes, winners
 
 
-def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = None) -> PriceBook:
+def price_book_load(
+    *,
+    names: Iterable[str],
+    baseline_model_id: int | None = None,
+    baseline_among: Iterable[int] | None = None,
+    baseline_among_named: bool = False,
+) -> PriceBook:
     """The models named (by name or alias), the baseline candidates, and all
-    their price rows: three queries, whatever the batch size."""
+    their price rows: three queries, whatever the batch size.
+
+    Without a contract baseline model, the default baseline is the most
+    expensive frontier model among ``baseline_among`` (and, with
+    ``baseline_among_named``, the models named): DESIGN.md "Routing savings"
+    (docs/SETTLEMENT.md "Routing savings"). ``baseline_among`` None means
+    every frontier model of the catalog (the routing simulation's world)."""
     names = set(names)
     book = PriceBook(_baseline_model_id=baseline_model_id)
     found = LlmModel.objects.filter(Q(name__in=names) | Q(aliases__alias__in=names)).distinct()
@@ -89,8 +102,13 @@ def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = Non
         for alias in model.aliases.all():
             book.models[alias.alias] = ref
     ids = {ref.id for ref in book.models.values()}
+    frontier = LlmModel.objects.filter(tier=Tier.FRONTIER)
+    if baseline_among is not None:
+        among = set(baseline_among) | (ids if baseline_among_named else set())
+        frontier = frontier.filter(id__in=among)
+    frontier_ids = set() if baseline_model_id else set(frontier.values_list("id", flat=True))
     baseline = (
-        Q(llm_model_id=baseline_model_id) if baseline_model_id else Q(llm_model__tier=Tier.FRONTIER)
+        Q(llm_model_id=baseline_model_id) if baseline_model_id else Q(llm_model_id__in=frontier_ids)
     )
     grouped: dict[tuple[int, str], list[PriceRow]] = defaultdict(list)
     for price in Price.objects.filter(Q(llm_model_id__in=ids) | baseline).order_by(
@@ -101,7 +119,6 @@ def price_book_load(*, names: Iterable[str], baseline_model_id: int | None = Non
         book._rows[key] = rows
         book._starts[key] = [row.effective_from for row in rows]
     if baseline_model_id is None:
-        frontier_ids = set(LlmModel.objects.filter(tier=Tier.FRONTIER).values_list("id", flat=True))
         standard_rows = [
             row
             for (model_id, tier), rows in grouped.items()
@@ -140,3 +157,57 @@ def names_taken(*, names: Iterable[str]) -> set[str]:
     return set(LlmModel.objects.filter(name__in=names).values_list("name", flat=True)) | set(
         ModelAlias.objects.filter(alias__in=names).values_list("alias", flat=True)
     )
+
+
+# The calls table belongs to the ledger, a layer above the price book; this
+# one read names it in SQL so the price book does not import the ledger.
+# Calls are not indexed by model: a scan, for a write that admins make rarely.
+COSTED_CALLS_SQL = """
+SELECT count(*) FROM ledger_call
+ WHERE llm_model_id = %(model_id)s AND price_id IS NOT NULL
+   AND occurred_at >= %(start)s AND (%(end)s::timestamptz IS NULL OR occurred_at < %(end)s)
+   AND (%(service_tier)s = 'standard' OR service_tier = %(service_tier)s)
+"""
+
+
+def costed_calls_count(
+    *, model_id: int, service_tier: str, start: datetime, end: datetime | None
+) -> int:
+    """Calls of the model in [start, end) that a price row already costed:
+    the calls a new row from ``start`` would have costed otherwise (for the
+    standard tier, calls of every tier, which fall back to it)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            COSTED_CALLS_SQL,
+            {"model_id": model_id, "service_tier": service_tier, "start": start, "end": end},
+        )
+        return cursor.fetchone()[0]
+
+
+def next_price_start(*, model_id: int, service_tier: str, after: datetime) -> datetime | None:
+    """When the model's next row of that tier after ``after`` takes over."""
+    return (
+        Price.objects.filter(
+            llm_model_id=model_id, service_tier=service_tier, effective_from__gt=after
+        )
+        .order_by("effective_from")
+        .values_list("effective_from", flat=True)
+        .first()
+    )
+
+
+def backdating_errors(*, model_id: int, service_tier: str, effective_from: datetime) -> list[str]:
+    """DESIGN.md "Cost drift, repricing": a price row whose effective_from
+    lies before calls already costed with another row is refused unless it
+    goes through a decided reprice (docs/PRICES.md "Repricing")."""
+    end = next_price_start(model_id=model_id, service_tier=service_tier, after=effective_from)
+    costed = costed_calls_count(
+        model_id=model_id, service_tier=service_tier, start=effective_from, end=end
+    )
+    if not costed:
+        return []
+    return [
+        f"{costed} call(s) from {effective_from.isoformat()} were already costed with another "
+        "price row; a back-dated price goes in only as a decided reprice "
+        "(manage.py reprice --apply), which posts adjustments"
+    ]

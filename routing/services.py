@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from core.batch import FieldError, amount_errors
 from core.errors import Conflict, DomainError, InvalidInput
 from routing.models import PRICE, LlmModel, ModelAlias, Price, ServiceTier, Tier
-from routing.selectors import models_named, names_taken
+from routing.selectors import backdating_errors, models_named, names_taken
 
 # One advisory lock for every writer of the catalog and the price book: a
 # name must be unique across model names *and* aliases (two tables, which no
@@ -214,9 +214,14 @@ def price_create(
     long_context_threshold: int | None = None,
     long_context: LongContextIn | None = None,
     source: str = "",
+    reprice: bool = False,
 ) -> Price:
     """A new price row. A row already at the same (model, service tier,
-    effective_from) is a Conflict: stored prices are never overwritten."""
+    effective_from) is a Conflict: stored prices are never overwritten. A
+    back-dated row (one that calls already costed with another row would
+    fall under) is a Conflict too, unless ``reprice``: only a decided
+    reprice (billing.reprice.reprice_apply) passes it, and posts the
+    adjustments (DESIGN.md "Cost drift, repricing")."""
     price = PriceIn(
         effective_from=effective_from,
         input=input,
@@ -240,6 +245,15 @@ def price_create(
             f"{model.name} already has a {service_tier} price from "
             f"{effective_from.isoformat()}; add a row with a later effective_from"
         )
+    backdated = (
+        []
+        if reprice
+        else backdating_errors(
+            model_id=model.id, service_tier=service_tier, effective_from=effective_from
+        )
+    )
+    if backdated:
+        raise Conflict(backdated[0], code="backdated_price")
     return Price.objects.create(llm_model=model, source=source, **price.columns())
 
 
@@ -298,6 +312,8 @@ class ImportReport:
     unchanged: list[RowRef] = field(default_factory=list)
     rejected: list[RejectedRow] = field(default_factory=list)
     models_created: list[str] = field(default_factory=list)
+    # Created with no tier from the operator (docs/PRICES.md "Tiers").
+    models_untiered: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -389,8 +405,17 @@ def prices_import(*, rows: Iterable[PriceRowIn], source: str) -> ImportReport:
                 continue
             catalog.add_model(model, row.model)
             report.models_created.append(model.name)
+            if model.tier == Tier.UNKNOWN:
+                report.models_untiered.append(model.name)
         stored = catalog.rows_of(model, row.price.service_tier)
         outcome, reasons = _compare(stored, row.price)
+        if outcome == "added" and model.name not in report.models_created:
+            reasons = backdating_errors(
+                model_id=model.id,
+                service_tier=row.price.service_tier,
+                effective_from=row.price.effective_from,
+            )
+            outcome = "rejected" if reasons else outcome
         if outcome == "rejected":
             report.rejected.append(RejectedRow(ref, reasons))
         elif outcome == "unchanged":

@@ -21,6 +21,7 @@ from billing.models import Contract
 from core.batch import DecodedBatch
 from ledger import services
 from ledger.records import CallIn, OutcomeIn
+from routing.models import LlmModel
 from tests.factories import (
     ContractFactory,
     FeeScheduleRowFactory,
@@ -36,8 +37,8 @@ MINOR_UNITS = {"USD": 2, "EUR": 2, "JPY": 0, "KWD": 3}
 MONTHS = {"month": 1, "quarter": 3, "year": 12}
 ZERO = Decimal(0)
 
-# The totals that an adjustment shows as a difference; the ratios and
-# cap_remaining are shown as re-settled (docs/SETTLEMENT.md).
+# The totals that an adjustment shows as a difference; its ratios are null
+# and cap_remaining is the balance after it (docs/SETTLEMENT.md).
 DIFFERENCED = (
     "calls",
     "accepted_outcomes",
@@ -110,7 +111,8 @@ class Catalog:
 
     def baseline_at(self, at: datetime, contract_baseline: str | None) -> str | None:
         """The contract's baseline model, else the most expensive frontier
-        model in force at ``at`` by input + output price (ties: created first)."""
+        model in force at ``at`` by input + output price (ties: created
+        first); contract_create makes every catalog model a routing model."""
         if contract_baseline is not None:
             return contract_baseline
         best = None
@@ -491,13 +493,38 @@ STATEMENT_KEYS = (
 )
 
 
+# The value interval is tested apart (tests/billing/test_value_interval.py).
+PREDICTED_TOTALS = (
+    "calls",
+    "accepted_outcomes",
+    "cost_usd",
+    "baseline_cost_usd",
+    "savings_usd",
+    "usage_charges",
+    "outcome_fees",
+    "fixed_fee",
+    "charges",
+    "value",
+    "guaranteed_value",
+    "shortfall",
+    "payout",
+    "cap_remaining",
+    "roi",
+    "efficiency",
+)
+
+
 def api_statements(client, code: str) -> list[dict]:
     """Every statement of a contract through the API, following ``next``,
     each cut to the keys the reference model predicts."""
     shown, url = [], f"/api/v1/contracts/{code}/statements?limit=5"
     while url is not None:
         page = client.get(url).json()
-        shown += [{k: s[k] for k in STATEMENT_KEYS} for s in page["results"]]
+        shown += [
+            {k: s[k] for k in STATEMENT_KEYS}
+            | {"totals": {k: s["totals"][k] for k in PREDICTED_TOTALS}}
+            for s in page["results"]
+        ]
         url = page["next"]
     return shown
 
@@ -575,9 +602,13 @@ class Books:
                 continue
             shown = totals
             if previous is not None:
+                # Ratios have no difference: an adjustment's totals leave
+                # them null (the re-settled ones are in resettled_totals).
                 shown = {
                     **totals,
                     **{k: totals[k] - previous.period_totals[k] for k in DIFFERENCED},
+                    "roi": None,
+                    "efficiency": None,
                 }
             statement = IssuedRef(
                 number=len(self.issued) + 1,
@@ -642,6 +673,10 @@ def contract_create(terms: Terms, **parties) -> Contract:
         )
     for (kind, task_type), fee in terms.fees.items():
         FeeScheduleRowFactory(contract=contract, kind=kind, task_type=task_type, fee=fee)
+    # The contract routes among every model of the catalog created before
+    # it, so its default baseline (DESIGN.md "Routing savings": the dearest
+    # frontier routing model) is Catalog.baseline_at's.
+    contract.routing_models.set(LlmModel.objects.all())
     return Contract.objects.get(pk=contract.pk)
 
 

@@ -169,9 +169,29 @@ def test_late_calls_and_disputes_issue_one_adjustment_of_the_exact_difference(le
         "cap_remaining": "994.50",
         "baseline_cost_usd": "0.65",
         "savings_usd": "-2.35",
-        "roi": "0.6901",
-        "efficiency": "0.3900",
+        "roi": None,
+        "efficiency": None,
+        "tasks": 0,
+        "value_ci_low": None,
+        "value_ci_high": None,
+        "shortfall_within_noise": None,
     }
+    # The period as re-settled, absolute. Each outcome is its own task:
+    # values 0 (o-1 rejected), 0 (o-2 disputed), 30: n = 3, Σx = 30,
+    # Σx² = 900, 1.96 x sqrt((3 x 900 - 30²) / 2) = 1.96 x 30 = 58.80.
+    resettled = adjustment["resettled_totals"]
+    assert {k: resettled[k] for k in ("charges", "value", "accepted_outcomes", "roi")} == {
+        "charges": "17.75",
+        "value": "30.00",
+        "accepted_outcomes": 1,
+        "roi": "0.6901",
+    }
+    assert {k: resettled[k] for k in ("tasks", "value_ci_low", "value_ci_high")} == {
+        "tasks": 3,
+        "value_ci_low": "-28.80",
+        "value_ci_high": "88.80",
+    }
+    assert resettled["shortfall_within_noise"] is True
     assert ledger.predicted() == [s.as_api(TERMS) for s in ledger.books.issued]
 
 

@@ -26,6 +26,12 @@ Totals: usage 0.015 -> 0.02 (half even), fees 2.97, fixed 100, charges
 102.99, value 345.00, roi 242.01 / 102.99 = 2.3498, guaranteed 411.96,
 shortfall 66.96, payout 50.00 (the cap), cap remaining 0.00; cost 0.01,
 baseline 0.14, savings 0.13, efficiency 0.14 / 0.01 = 14.0000.
+
+Value interval (DESIGN.md "Statistical honesty"): each outcome is its own
+task (task_ref = its id), values 40, 80, 225: n = 3, Σx = 345, Σx² = 58625,
+s x sqrt(n) = sqrt((3 x 58625 - 345²) / 2) = sqrt(28425) = 168.597...,
+x 1.96 = 330.450... -> 330.45: 14.55 to 675.45, and the guaranteed 411.96
+lies inside it.
 """
 
 import re
@@ -179,6 +185,10 @@ def test_statement_totals_are_the_hand_computed_figures(customer):
         "baseline_cost_usd": "0.14",
         "savings_usd": "0.13",
         "efficiency": "14.0000",
+        "tasks": 3,
+        "value_ci_low": "14.55",
+        "value_ci_high": "675.45",
+        "shortfall_within_noise": True,
     }
 
 
@@ -293,6 +303,76 @@ def test_adjustment_page_says_which_statement_it_adjusts(customer, november):
     assert shown_totals(html)["value"] == "40.00"
 
 
+def test_adjustment_page_puts_differences_and_resettled_figures_in_two_labelled_columns(
+    customer, november
+):
+    """o1 (value 40, fee 0.99) is rejected: the adjustment's differences are
+    accepted outcomes -1, value -40.00; the period as re-settled has 2
+    accepted outcomes, value 305.00, charges 102.00 (fees 1.98), roi
+    (305 - 102) / 102 = 1.9902. The sample line and the ROI in the
+    difference column never show a difference as a count or a ratio."""
+    for status in ("disputed", "rejected"):
+        services.outcome_status_change(
+            contract=november, external_id="o1", to_status=status, actor="t", reason="r"
+        )
+    rollups_refresh()
+    contract_settle(contract_id=november.id, as_of=datetime(2026, 12, 11, tzinfo=UTC))
+
+    html = statement_html(customer, number=2)
+    resettled = dict(re.findall(r'data-resettled="(\w+)">([^<]*)<', html))
+
+    assert "This adjustment (difference)" in html and "Period as re-settled" in html
+    assert {k: shown_totals(html)[k] for k in ("accepted_outcomes", "value", "roi")} == {
+        "accepted_outcomes": "-1",
+        "value": "-40.00",
+        "roi": "n/a",
+    }
+    assert {k: resettled[k] for k in ("accepted_outcomes", "value", "charges", "roi")} == {
+        "accepted_outcomes": "2",
+        "value": "305.00",
+        "charges": "102.00",
+        "roi": "1.9902",
+    }
+    assert "Accepted outcomes behind the value: 2 " in html
+    assert "Accepted outcomes behind the value: -1" not in html
+
+
+def test_page_says_when_the_cap_bound_the_payout(customer):
+    """Shortfall 66.96 x share 1 is more than the cap of 50: payout 50.00."""
+    html = statement_html(customer)
+
+    assert 'id="cap-bound">The payout cap bound this period' in html
+
+
+def test_page_shows_the_value_interval_and_the_real_issue_time(customer):
+    html = statement_html(customer)
+
+    assert "95% interval of the value over 3 tasks: 14.55 to 675.45 USD" in html
+    assert 'id="as-of">2026-12-10T00:00:00Z<' in html
+
+
+def test_roi_over_time_charts_every_settled_period_up_to_the_statement(customer, november):
+    """December has only the fixed fee: charges 100.00, value 0, ROI
+    (0 - 100) / 100 = -1. November's page, issued before, keeps one period."""
+    contract_settle(contract_id=november.id, as_of=datetime(2027, 1, 8, tzinfo=UTC))
+
+    december, first = statement_html(customer, number=2), statement_html(customer, number=1)
+    points = dict(re.findall(r'data-category="([\d-]+)" data-value="([^"]*)"', _svg(december)))
+
+    assert bars(december, "chart-roi-money") == {
+        ("charges", "2026-11"): "102.99",
+        ("value", "2026-11"): "345.00",
+        ("charges", "2026-12"): "100.00",
+        ("value", "2026-12"): "0.00",
+    }
+    assert points == {"2026-11": "2.3498", "2026-12": "-1.0000"}
+    assert set(bars(first, "chart-roi-money")) == {("charges", "2026-11"), ("value", "2026-11")}
+
+
+def _svg(html: str) -> str:
+    return re.search(r'<svg [^>]*id="chart-roi".*?</svg>', html, re.S).group(0)
+
+
 def test_another_tenants_key_gets_404_for_the_html_statement(november):
     stranger = client_for(
         api_key_create(organization=OrganizationFactory(slug="globex"), role="customer")
@@ -310,7 +390,7 @@ def test_page_is_self_contained(customer):
 
     assert re.findall(r"<(script|link|img|iframe|object)\b", html) == []
     assert re.findall(r"\ssrc=|url\(|@import", html) == []
-    assert html.count("<svg ") == 3
+    assert html.count("<svg ") == 5
 
 
 def test_headless_chromium_renders_the_charts_offline_and_saves_a_screenshot(customer, tmp_path):

@@ -132,7 +132,8 @@ def test_an_issued_statement_is_sent_signed_once_the_settlement_commits(
             "charges": "0.00",
             "payout": "0.00",
             "input_digest": statement.input_digest,
-            "issued_at": "2026-02-10T00:00:00+00:00",
+            "as_of": "2026-02-10T00:00:00+00:00",
+            "issued_at": statement.issued_at.isoformat(),
         },
     }
     assert (event.attempts, event.last_error) == (1, "")

@@ -53,8 +53,26 @@ def test_a_litellm_file_is_imported_from_the_given_instant(tmp_path):
     price = Price.objects.get(llm_model__name="m")
     assert out.startswith("added 1, unchanged 0, rejected 0; models created 1;")
     assert price.effective_from == datetime(2026, 2, 28, 23, tzinfo=UTC)
-    assert (price.input, LlmModel.objects.get(name="m").tier) == (1, "mid")
+    assert (price.input, LlmModel.objects.get(name="m").tier) == (1, "unknown")
     assert price.source == "litellm:model_prices_and_context_window.json"
+    assert "left untiered (tier unknown; set it in the admin" in out
+    assert out.rstrip().endswith("1: m")
+
+
+def test_models_get_the_tiers_the_operator_names_by_file_or_flag(tmp_path):
+    path = tmp_path / "prices.json"
+    entry = '"output_cost_per_token": 2e-06, "litellm_provider": "acme", "mode": "chat"'
+    path.write_text(
+        '{"m1": {"input_cost_per_token": 1e-06, ' + entry + "},"
+        ' "m2": {"input_cost_per_token": 2e-05, ' + entry + "}}"
+    )
+    tiers = tmp_path / "tiers.csv"
+    tiers.write_text("model,tier\nm2,frontier\n")
+
+    out = _run("--litellm", str(path), "--tiers", str(tiers), "--tier", "light")
+
+    assert dict(LlmModel.objects.values_list("name", "tier")) == {"m1": "light", "m2": "frontier"}
+    assert "untiered" not in out
 
 
 def test_an_unreadable_file_is_a_command_error():

@@ -10,7 +10,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import InvalidInput
-from routing.importers import CSV_COLUMNS, csv_rows, litellm_rows, per_million, tier_for
+from routing.importers import (
+    CSV_COLUMNS,
+    Tiers,
+    csv_rows,
+    litellm_rows,
+    per_million,
+    tiers_read,
+)
 from routing.services import LongContextIn
 
 FROM = datetime(2025, 1, 1, tzinfo=UTC)
@@ -33,7 +40,7 @@ def test_a_per_token_price_becomes_the_exact_per_million_price():
         Decimal("0.075"),
     )
     assert row.price.effective_from == FROM
-    assert (row.model.name, row.model.provider, row.model.tier) == ("m", "openai", "light")
+    assert (row.model.name, row.model.provider, row.model.tier) == ("m", "openai", "unknown")
 
 
 def test_a_binary_float_artifact_is_rounded_to_the_price_books_ten_places():
@@ -182,12 +189,40 @@ def test_the_tier_and_aliases_keys_of_an_entry_override_the_derived_tier():
     assert (row.model.tier, row.model.aliases) == ("frontier", ("gpt-4.1-2025-04-14",))
 
 
-@pytest.mark.parametrize(
-    ("input_per_million", "tier"),
-    [("2.50", "frontier"), ("2.4999", "mid"), ("0.50", "mid"), ("0.4999", "light")],
+ENTRY = (
+    '"input_cost_per_token": 1e-05, "output_cost_per_token": 3e-05,'
+    ' "litellm_provider": "openai", "mode": "chat"'
 )
-def test_the_tier_is_derived_from_the_input_price(input_per_million, tier):
-    assert tier_for(Decimal(input_per_million)) == tier
+
+
+def test_a_model_without_a_stated_tier_is_left_unknown_whatever_its_price():
+    """No tier is guessed from a price (docs/PRICES.md "Tiers"): 10 USD per
+    million input tokens used to make a model frontier."""
+    [row] = litellm_rows('{"pricey": {' + ENTRY + "}}", effective_from=FROM).rows
+
+    assert row.model.tier == "unknown"
+
+
+def test_the_operators_mapping_beats_the_files_tier_which_beats_the_default():
+    text = '{"a": {' + ENTRY + '}, "b": {' + ENTRY + ', "tier": "mid"}, "c": {' + ENTRY + "}}"
+    tiers = Tiers(names={"a": "frontier", "b": "light"}, default="mid")
+
+    rows = litellm_rows(text, effective_from=FROM, tiers=tiers).rows
+    no_default = litellm_rows(text, effective_from=FROM, tiers=Tiers(names={})).rows
+
+    assert [(r.model.name, r.model.tier) for r in rows] == [
+        ("a", "frontier"),
+        ("b", "light"),
+        ("c", "mid"),
+    ]
+    assert [r.model.tier for r in no_default] == ["unknown", "mid", "unknown"]
+
+
+def test_a_tier_mapping_is_read_from_json_or_csv_and_refuses_an_unknown_tier():
+    assert tiers_read('{"a": "frontier"}') == {"a": "frontier"}
+    assert tiers_read("model,tier\na,light\n") == {"a": "light"}
+    with pytest.raises(InvalidInput, match="no valid tier"):
+        tiers_read('{"a": "huge"}')
 
 
 def test_a_file_that_is_not_json_is_invalid_input():
@@ -218,7 +253,7 @@ def test_a_csv_line_becomes_a_row_with_aliases_and_long_context():
         cache_read=Decimal("0.60"),
         cache_write=Decimal("7.50"),
     )
-    assert (second.model.tier, second.price.service_tier) == ("light", "batch")
+    assert (second.model.tier, second.price.service_tier) == ("unknown", "batch")
     assert second.price.long_context is None
     assert second.price.effective_from == datetime(2025, 5, 21, 22, tzinfo=UTC)
 

@@ -11,7 +11,16 @@ from rich.table import Table
 
 from core.api import parse_time
 from core.errors import DomainError
-from routing.importers import BUNDLED_SOURCE, Parsed, bundled_rows, csv_rows, litellm_rows
+from routing.importers import (
+    BUNDLED_SOURCE,
+    Parsed,
+    Tiers,
+    bundled_rows,
+    csv_rows,
+    litellm_rows,
+    tiers_read,
+)
+from routing.models import Tier
 from routing.services import ImportReport, prices_import
 
 
@@ -41,21 +50,34 @@ class Command(BaseCommand):
             help="with --litellm: when its prices take effect (RFC 3339; "
             "default: today 00:00 UTC, as the file has no dates)",
         )
+        parser.add_argument(
+            "--tiers",
+            metavar="FILE",
+            type=Path,
+            help="the tiers of models the import creates: JSON {model: tier} or CSV model,tier",
+        )
+        parser.add_argument(
+            "--tier",
+            choices=Tier.values,
+            help="the tier of every other model the import creates "
+            "(default: the file's own tier, else unknown)",
+        )
 
-    def handle(self, *args, litellm, csv, bundled, effective_from, **options):
+    def handle(self, *args, litellm, csv, bundled, effective_from, tiers, tier, **options):
         if effective_from and not litellm:
             raise CommandError("--effective-from goes with --litellm only")
         try:
+            operator = Tiers(tiers_read(_read(tiers)) if tiers else {}, tier)
             if litellm:
                 start = (
                     parse_time(effective_from, "effective-from")
                     if effective_from
                     else timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
                 )
-                parsed = litellm_rows(_read(litellm), effective_from=start)
+                parsed = litellm_rows(_read(litellm), effective_from=start, tiers=operator)
                 source = f"litellm:{litellm.name}"
             elif csv:
-                parsed, source = csv_rows(_read(csv)), f"csv:{csv.name}"
+                parsed, source = csv_rows(_read(csv), tiers=operator), f"csv:{csv.name}"
             else:
                 parsed, source = bundled_rows(), BUNDLED_SOURCE
         except DomainError as exc:
@@ -80,6 +102,15 @@ class Command(BaseCommand):
             f"entries skipped (not chat models) {len(parsed.skipped)}",
             soft_wrap=True,
         )
+        if report.models_untiered:
+            # DESIGN.md "Routing savings": an untiered model is priced and
+            # costed but never a default baseline; docs/PRICES.md "Tiers".
+            console.print(
+                f"left untiered (tier unknown; set it in the admin or import again with "
+                f"--tiers/--tier) {len(report.models_untiered)}: "
+                + ", ".join(report.models_untiered),
+                soft_wrap=True,
+            )
         if not report.rejected:
             return
         table = Table("where", "model", "service tier", "effective from", "reasons")
