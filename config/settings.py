@@ -143,6 +143,21 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True
+# A pool child that dies mid-task (SIGKILL, out of memory) leaves its message
+# unacknowledged, so it is delivered again at once instead of being lost with
+# its chain; every task's service is safe to run twice (STYLE.md "Celery
+# tasks", docs/SETTLEMENT.md "Crashed workers").
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A whole worker killed mid-task never acknowledges its message; Redis hands
+# it to another worker once it has been unacknowledged this long, checked
+# every few seconds. Longer than any task plus its retry delay, shorter than
+# kombu's one hour (docs/SETTLEMENT.md "Crashed workers").
+visibility_timeout_s = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": visibility_timeout_s,
+    "unacked_restore_interval": max(1, min(10, visibility_timeout_s // 5)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 NIGHTLY_HOUR_UTC = env.int("NIGHTLY_HOUR_UTC", default=2)
