@@ -82,8 +82,8 @@ def _attempt(run: Callable[[datetime], tuple[dict, StepFailures]], step: str, wh
 
 def nightly_step(name: str, step: str):
     """Declare a step task. The decorated function takes the run's time and
-    returns (summary, StepFailures); the task returns the summary with a
-    ``failed`` list (empty when every contract was done)."""
+    returns (summary, StepFailures); the task returns the summary, with a
+    ``failed`` list when some contracts were not done."""
 
     def decorate(run: Callable[[datetime], tuple[dict, StepFailures]]):
         @shared_task(name=name, bind=True, acks_late=True, max_retries=STEP_RETRIES)
@@ -99,8 +99,9 @@ def nightly_step(name: str, step: str):
                         break
             elif failures and self.request.retries < self.max_retries:
                 raise self.retry(countdown=STEP_RETRY_SECONDS * 2**self.request.retries)
-            if failures:
-                failures_record(step=step, as_of=when, failures=failures)
+            if not failures:
+                return summary
+            failures_record(step=step, as_of=when, failures=failures)
             return {**summary, "failed": failures.as_list()}
 
         task.__doc__ = run.__doc__

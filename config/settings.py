@@ -74,18 +74,32 @@ TEMPLATES = [
     },
 ]
 
+# Two roles (DESIGN.md "Trust between the parties", core/db_roles.py,
+# docs/DATABASE.md): the application connects as DATABASE_URL's role, which
+# owns nothing; migrations run as MIGRATION_DATABASE_URL's role, the owner
+# (the same role when unset: a setup without the split). The embedded server
+# has both: the owner postgres and the application's role ledger_app.
+EMBEDDED_APP_USER = "ledger_app"
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {
+        "default": env.db("DATABASE_URL"),
+        "owner": env.db("MIGRATION_DATABASE_URL", default=env.str("DATABASE_URL")),
+    }
+else:
+    embedded = embedded_database_settings(BASE_DIR / ".pgdata")
+    DATABASES = {"default": {**embedded, "USER": EMBEDDED_APP_USER}, "owner": embedded}
+for database in DATABASES.values():
     # A Unix socket directory is written percent-encoded in a URL's host
     # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
-    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"] or "")
-else:
-    DATABASES = {"default": embedded_database_settings(BASE_DIR / ".pgdata")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"].setdefault("OPTIONS", {})
-# DESIGN.md "Scale": ingestion classifies batches with `= ANY(...)`; keep the
-# JIT out of short OLTP statements (INGEST-PERF.md measured 289 ms spikes).
-DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
+    database["HOST"] = unquote(database.get("HOST") or "")
+    database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # DESIGN.md "Scale": ingestion classifies batches with `= ANY(...)`; keep
+    # the JIT out of short OLTP statements (INGEST-PERF.md measured 289 ms
+    # spikes).
+    database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The role core.db_roles grants to after every migrate.
+DATABASE_APP_USER = DATABASES["default"]["USER"]
+DATABASE_APP_PASSWORD = DATABASES["default"].get("PASSWORD", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
