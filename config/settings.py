@@ -175,6 +175,9 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 NIGHTLY_HOUR_UTC = env.int("NIGHTLY_HOUR_UTC", default=2)
+# A nightly step retries the contracts it could not do after this many
+# seconds, then twice and four times as long (billing/nightly.py).
+NIGHTLY_STEP_RETRY_SECONDS = env.int("NIGHTLY_STEP_RETRY_SECONDS", default=10)
 
 LOGGING = {
     "version": 1,

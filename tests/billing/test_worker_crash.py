@@ -1,4 +1,5 @@
-"""Crashed workers (docs/SETTLEMENT.md "Crashed workers"): a worker killed
+"""Crashed workers and poisoned contracts on a real worker (docs/SETTLEMENT.md
+"Crashed workers", "When a contract fails"): a worker killed
 with SIGKILL mid-settlement, or a pool child killed mid-task, leaves its
 message unacknowledged; it is delivered again within a bounded time, the
 half-run chain finishes, and every statement is issued exactly once.
@@ -12,17 +13,18 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.db import connection
 
-from billing.models import Contract, Statement
+from billing.models import Contract, NightlyFailure, Statement
 from billing.settlement import SETTLEMENT_LOCK
 from config.celery import app
 from config.nightly import nightly_chain
+from ledger.models import Call, DirtyDay
 from ledger.records import CallIn
 from routing.models import PolicyVersion
 from tests.billing.celery_worker import BROKER_URL, queue_declare, worker_start, worker_stop
@@ -207,4 +209,36 @@ def test_a_pool_child_killed_mid_task_does_not_ack_and_the_chain_finishes(
 
     assert worker.poll() is None
     assert_each_issued_once(contracts)
+    assert took < WITHIN_S
+
+
+def test_on_a_real_worker_a_poisoned_contract_is_retried_reported_and_the_chain_finishes(
+    contracts, queue, broker
+):
+    """The step retries (1 + 2 + 4 s here) and then lets the chain go on:
+    every other contract gets its statement and its policy version."""
+    poisoned = contracts[HELD - 1]
+    call = Call.objects.filter(contract=poisoned).first()
+    call.pk, call.external_id = None, "poisoned-call"
+    call.occurred_at = datetime(9999, 12, 31, 12, tzinfo=UTC)
+    call.save(force_insert=True)
+    DirtyDay.objects.create(contract=poisoned, day=date(9999, 12, 31))
+    worker = worker_start(queue, pool="prefork", env={"NIGHTLY_STEP_RETRY_SECONDS": "1"})
+    others = [c for c in contracts if c != poisoned]
+    try:
+        chain_send(broker, queue)
+        took = wait_for(
+            lambda: (
+                all_done(contracts) and NightlyFailure.objects.filter(step="settlement").exists()
+            )
+        )
+    finally:
+        worker_stop(worker)
+
+    assert_each_issued_once(others)
+    assert not Statement.objects.filter(contract=poisoned).exists()
+    assert list(NightlyFailure.objects.values_list("step", "contract__code")) == [
+        ("settlement", "crash-06"),
+        ("rollups", "crash-06"),
+    ]
     assert took < WITHIN_S
