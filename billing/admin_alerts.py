@@ -1,10 +1,12 @@
-"""Spend alerts in the Django admin (DESIGN.md "Spend limits and alerts":
-shown in the admin). Read-only: alerts are appended by metering and marked
-delivered by the delivery task, never edited by hand."""
+"""Spend alerts and nightly failures in the Django admin (DESIGN.md "Spend
+limits and alerts": shown in the admin; "Trust between the parties": a
+contract the nightly chain could not do is reported). Read-only: alerts are
+appended by metering and marked delivered by the delivery task, failures by
+the nightly steps; neither is edited by hand."""
 
 from django.contrib import admin
 
-from billing.models import SpendAlert, WebhookEvent
+from billing.models import NightlyFailure, SpendAlert, WebhookEvent
 from core.admin import ReadOnlyAdminMixin
 
 
@@ -37,4 +39,12 @@ class WebhookEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["event", "contract"]
     list_select_related = ["contract"]
     search_fields = ["contract__code"]
+
+
+@admin.register(NightlyFailure)
+class NightlyFailureAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "step", "contract", "as_of", "error"]
+    list_filter = ["step", "contract"]
+    list_select_related = ["contract"]
+    search_fields = ["contract__code", "error"]
     date_hierarchy = "created_at"

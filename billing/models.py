@@ -11,7 +11,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from core.money import round_total
+from core.money import SUM_FIELD, round_total
 from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
@@ -246,7 +246,9 @@ class Statement(models.Model):
     it before (``period_figures`` holds the whole re-settled period). Amounts
     are rounded to the currency's minor unit; ``cost_usd`` and the baseline
     figures are in USD, the rest in ``currency``. A database trigger refuses
-    UPDATE and DELETE (migration billing 0003).
+    UPDATE and DELETE (migration billing 0003). Amounts and ratios are
+    NUMERIC(60, 10), wide enough for every figure a period can reach
+    (core.money.SUM_FIELD, docs/SETTLEMENT.md "Bounds").
     """
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="statements")
@@ -260,20 +262,20 @@ class Statement(models.Model):
     currency = models.CharField(max_length=3)
     calls = models.BigIntegerField()
     accepted_outcomes = models.BigIntegerField()
-    cost_usd = models.DecimalField(**AMOUNT)
-    usage_charges = models.DecimalField(**AMOUNT)
-    outcome_fees = models.DecimalField(**AMOUNT)
-    fixed_fee = models.DecimalField(**AMOUNT)
-    charges = models.DecimalField(**AMOUNT)
-    value = models.DecimalField(**AMOUNT)
-    roi = models.DecimalField(**RATE, null=True, blank=True)
-    guaranteed_value = models.DecimalField(**AMOUNT)
-    shortfall = models.DecimalField(**AMOUNT)
-    payout = models.DecimalField(**AMOUNT)
-    cap_remaining = models.DecimalField(**AMOUNT)
-    baseline_cost_usd = models.DecimalField(**AMOUNT)
-    savings_usd = models.DecimalField(**AMOUNT)
-    efficiency = models.DecimalField(**RATE, null=True, blank=True)
+    cost_usd = models.DecimalField(**SUM_FIELD)
+    usage_charges = models.DecimalField(**SUM_FIELD)
+    outcome_fees = models.DecimalField(**SUM_FIELD)
+    fixed_fee = models.DecimalField(**SUM_FIELD)
+    charges = models.DecimalField(**SUM_FIELD)
+    value = models.DecimalField(**SUM_FIELD)
+    roi = models.DecimalField(**SUM_FIELD, null=True, blank=True)
+    guaranteed_value = models.DecimalField(**SUM_FIELD)
+    shortfall = models.DecimalField(**SUM_FIELD)
+    payout = models.DecimalField(**SUM_FIELD)
+    cap_remaining = models.DecimalField(**SUM_FIELD)
+    baseline_cost_usd = models.DecimalField(**SUM_FIELD)
+    savings_usd = models.DecimalField(**SUM_FIELD)
+    efficiency = models.DecimalField(**SUM_FIELD, null=True, blank=True)
     min_sample = models.PositiveIntegerField()
     lines = models.JSONField(default=list)
     outcome_lines = models.JSONField(default=list)
@@ -287,8 +289,8 @@ class Statement(models.Model):
     # difference); period_figures holds the re-settled period's. Null on
     # statements issued before the interval was recorded.
     tasks = models.BigIntegerField(null=True, blank=True)
-    value_ci_low = models.DecimalField(**AMOUNT, null=True, blank=True)
-    value_ci_high = models.DecimalField(**AMOUNT, null=True, blank=True)
+    value_ci_low = models.DecimalField(**SUM_FIELD, null=True, blank=True)
+    value_ci_high = models.DecimalField(**SUM_FIELD, null=True, blank=True)
     shortfall_within_noise = models.BooleanField(null=True, blank=True)
     # The run settled the period as if the clock read ``as_of`` (nightly
     # --as-of); ``issued_at`` is when the statement was really written
@@ -340,7 +342,7 @@ class SpendCounter(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="+")
     window = models.CharField(max_length=5, choices=SpendWindow.choices)
     window_start = models.DateField()
-    charges = models.DecimalField(**AMOUNT, default=Decimal(0))
+    charges = models.DecimalField(**SUM_FIELD, default=Decimal(0))
 
     class Meta:
         constraints = [
@@ -361,7 +363,7 @@ class SpendAlert(models.Model):
     window_start = models.DateField()
     threshold_percent = models.PositiveSmallIntegerField()
     limit_amount = models.DecimalField(**AMOUNT)
-    charges = models.DecimalField(**AMOUNT, help_text="Window charges when crossed.")
+    charges = models.DecimalField(**SUM_FIELD, help_text="Window charges when crossed.")
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
@@ -419,8 +421,8 @@ class RepriceCorrection(models.Model):
     price = models.ForeignKey("routing.Price", on_delete=models.PROTECT, related_name="+")
     llm_model = models.ForeignKey("routing.LlmModel", on_delete=models.PROTECT, related_name="+")
     calls = models.BigIntegerField(help_text="Calls repriced (costed by the price book).")
-    cost_usd = models.DecimalField(**AMOUNT, help_text="Difference of cost, USD.")
-    charge = models.DecimalField(**AMOUNT, help_text="Difference of usage charges.")
+    cost_usd = models.DecimalField(**SUM_FIELD, help_text="Difference of cost, USD.")
+    charge = models.DecimalField(**SUM_FIELD, help_text="Difference of usage charges.")
     reason = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -435,3 +437,26 @@ class RepriceCorrection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contract_id} {self.period_start} {self.llm_model_id}: {self.cost_usd}"
+
+
+class NightlyFailure(models.Model):
+    """A contract a step of the nightly chain could not finish (DESIGN.md
+    "Trust between the parties": one contract's bad data never stops
+    another's nightly work). The other contracts were done; this row is the
+    alert, shown in the admin, and the step is retried on the next run.
+    ``contract`` is empty when the step failed as a whole."""
+
+    step = models.CharField(max_length=20)
+    contract = models.ForeignKey(
+        Contract, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    as_of = models.DateTimeField(help_text="The time the run acted as of.")
+    error = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["contract", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.step} {self.contract_id} {self.as_of:%Y-%m-%d %H:%M}"

@@ -1,12 +1,14 @@
 from datetime import datetime
 
 from billing import alerts, settlement, webhooks
+from billing.nightly import nightly_step
 from core.tasks import retried_task
 
 
-@retried_task("billing.settlements_run")
-def settlements_run(as_of: str) -> dict:
-    return settlement.settlements_run(as_of=datetime.fromisoformat(as_of)).numbers()
+@nightly_step("billing.settlements_run", "settlement")
+def settlements_run(as_of):
+    report = settlement.settlements_run(as_of=as_of)
+    return report.numbers(), report.failures
 
 
 @retried_task("billing.contract_settle")

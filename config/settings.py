@@ -108,18 +108,32 @@ TEMPLATES = [
     },
 ]
 
+# Two roles (DESIGN.md "Trust between the parties", core/db_roles.py,
+# docs/DATABASE.md): the application connects as DATABASE_URL's role, which
+# owns nothing; migrations run as MIGRATION_DATABASE_URL's role, the owner
+# (the same role when unset: a setup without the split). The embedded server
+# has both: the owner postgres and the application's role ledger_app.
+EMBEDDED_APP_USER = "ledger_app"
 if env.str("DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("DATABASE_URL")}
+    DATABASES = {
+        "default": env.db("DATABASE_URL"),
+        "owner": env.db("MIGRATION_DATABASE_URL", default=env.str("DATABASE_URL")),
+    }
+else:
+    embedded = embedded_database_settings(BASE_DIR / ".pgdata")
+    DATABASES = {"default": {**embedded, "USER": EMBEDDED_APP_USER}, "owner": embedded}
+for database in DATABASES.values():
     # A Unix socket directory is written percent-encoded in a URL's host
     # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
-    DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"] or "")
-else:
-    DATABASES = {"default": embedded_database_settings(BASE_DIR / ".pgdata")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"].setdefault("OPTIONS", {})
-# DESIGN.md "Scale": ingestion classifies batches with `= ANY(...)`; keep the
-# JIT out of short OLTP statements (INGEST-PERF.md measured 289 ms spikes).
-DATABASES["default"]["OPTIONS"]["options"] = "-c jit=off"
+    database["HOST"] = unquote(database.get("HOST") or "")
+    database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    # DESIGN.md "Scale": ingestion classifies batches with `= ANY(...)`; keep
+    # the JIT out of short OLTP statements (INGEST-PERF.md measured 289 ms
+    # spikes).
+    database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# The role core.db_roles grants to after every migrate.
+DATABASE_APP_USER = DATABASES["default"]["USER"]
+DATABASE_APP_PASSWORD = DATABASES["default"].get("PASSWORD", "")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 LANGUAGE_CODE = "en-us"
@@ -185,9 +199,27 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True
+# A pool child that dies mid-task (SIGKILL, out of memory) leaves its message
+# unacknowledged, so it is delivered again at once instead of being lost with
+# its chain; every task's service is safe to run twice (STYLE.md "Celery
+# tasks", docs/SETTLEMENT.md "Crashed workers").
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A whole worker killed mid-task never acknowledges its message; Redis hands
+# it to another worker once it has been unacknowledged this long, checked
+# every few seconds. Longer than any task plus its retry delay, shorter than
+# kombu's one hour (docs/SETTLEMENT.md "Crashed workers").
+visibility_timeout_s = env.int("CELERY_VISIBILITY_TIMEOUT_S", default=300)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": visibility_timeout_s,
+    "unacked_restore_interval": max(1, min(10, visibility_timeout_s // 5)),
+    "unacked_restore_throttle": 1,
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 NIGHTLY_HOUR_UTC = env.int("NIGHTLY_HOUR_UTC", default=2)
+# A nightly step retries the contracts it could not do after this many
+# seconds, then twice and four times as long (billing/nightly.py).
+NIGHTLY_STEP_RETRY_SECONDS = env.int("NIGHTLY_STEP_RETRY_SECONDS", default=10)
 
 LOGGING = {
     "version": 1,

@@ -32,16 +32,21 @@ _MINOR_UNITS = {
 }
 
 
+# Digits every intermediate of a statement fits in exactly: a sum stays
+# below 10^40, a guaranteed value (a multiple below 10^10 with 10 places
+# times charges) has at most 62 digits (docs/SETTLEMENT.md "Bounds").
+EXACT_PRECISION = 100
+
 # Wide enough that quantizing never raises InvalidOperation; passed
 # explicitly, which costs a tenth of entering a local context per call.
-_ROUNDING = Context(prec=60, rounding=ROUND_HALF_EVEN)
+_ROUNDING = Context(prec=EXACT_PRECISION, rounding=ROUND_HALF_EVEN)
 
 
 def exact_context():
     """A decimal context wide enough that sums and products of amounts are
     exact (28 digits, Python's default, is not enough for 10^9 tokens at
     10-place prices)."""
-    return localcontext(prec=60, rounding=ROUND_HALF_EVEN)
+    return localcontext(prec=EXACT_PRECISION, rounding=ROUND_HALF_EVEN)
 
 
 def quantize_amount(value: Decimal) -> Decimal:
@@ -65,6 +70,14 @@ UNITS_PER_USD = 10**AMOUNT_PLACES
 # Stored amounts are NUMERIC(30, 10): below 10^20.
 AMOUNT_LIMIT = Decimal(10) ** 20
 AMOUNT_LIMIT_UNITS = 10**30
+# Sums of amounts and the ratios of a statement (rollups, statements, journal
+# postings, spend counters) are NUMERIC(60, 10): below 10^50. A contract holds
+# fewer than 2^63 records (bigint ids), each amount below 10^20, so a sum
+# stays below 10^39 and a ratio or a guaranteed value below 10^50
+# (docs/SETTLEMENT.md "Bounds").
+SUM_FIELD = {"max_digits": 60, "decimal_places": 10}
+# Token sums: fewer than 2^63 calls of at most 10^15 tokens each, below 10^34.
+TOKEN_SUM_FIELD = {"max_digits": 38, "decimal_places": 0}
 
 
 def to_units(value: Decimal, places: int = AMOUNT_PLACES) -> int:

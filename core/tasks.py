@@ -1,7 +1,9 @@
 """How every Celery task of the project is declared (STYLE.md "Celery
 tasks"): an explicit name, acknowledged only once it ran (acks_late), and
 retried with backoff on any error; the service each task wraps checks its
-own idempotency, so a retry or a redelivery is safe."""
+own idempotency, so a retry or a redelivery is safe. The steps of the
+nightly chain are declared with billing.nightly.nightly_step instead: they
+retry only the contracts that failed and never fail the chain."""
 
 from celery import shared_task
 

@@ -9,6 +9,7 @@ distributed by contract (DESIGN.md "Scale", docs/SCALE.md).
 from django.db import models
 from django.db.models.functions import Now
 
+from core.money import SUM_FIELD, TOKEN_SUM_FIELD
 from routing.models import ServiceTier
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
@@ -226,7 +227,8 @@ class DirtyDay(models.Model):
 
 class CallRollup(models.Model):
     """Calls per (contract, local day, model, task type, service tier):
-    derived data, rebuilt for a day whenever that day is marked dirty."""
+    derived data, rebuilt for a day whenever that day is marked dirty. Sums
+    are NUMERIC wide enough for any number of records (core.money)."""
 
     contract = models.ForeignKey("billing.Contract", on_delete=models.CASCADE, related_name="+")
     day = models.DateField()
@@ -234,14 +236,14 @@ class CallRollup(models.Model):
     task_type = models.CharField(max_length=100)
     service_tier = models.CharField(max_length=10)
     calls = models.BigIntegerField()
-    input_tokens = models.BigIntegerField()
-    output_tokens = models.BigIntegerField()
-    cache_read_tokens = models.BigIntegerField()
-    cache_write_tokens = models.BigIntegerField()
-    reasoning_tokens = models.BigIntegerField()
-    cost_usd = models.DecimalField(**AMOUNT)
-    charge = models.DecimalField(**AMOUNT)
-    baseline_cost_usd = models.DecimalField(**AMOUNT)
+    input_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    output_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    cache_read_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    cache_write_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    reasoning_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    cost_usd = models.DecimalField(**SUM_FIELD)
+    charge = models.DecimalField(**SUM_FIELD)
+    baseline_cost_usd = models.DecimalField(**SUM_FIELD)
 
     class Meta:
         constraints = [
@@ -264,9 +266,9 @@ class OutcomeRollup(models.Model):
     task_type = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=OutcomeStatus.choices)
     outcomes = models.BigIntegerField()
-    quantity = models.DecimalField(**AMOUNT)
-    value = models.DecimalField(**AMOUNT)
-    fee = models.DecimalField(**AMOUNT)
+    quantity = models.DecimalField(**SUM_FIELD)
+    value = models.DecimalField(**SUM_FIELD)
+    fee = models.DecimalField(**SUM_FIELD)
 
     class Meta:
         constraints = [
@@ -335,8 +337,9 @@ class JournalPosting(models.Model):
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
     contract = models.ForeignKey("billing.Contract", on_delete=models.PROTECT, related_name="+")
     account = models.CharField(max_length=20, choices=Account.choices)
-    # Debit positive, credit negative, in the entry's currency.
-    amount = models.DecimalField(**AMOUNT)
+    # Debit positive, credit negative, in the entry's currency; as wide as
+    # the statement totals it posts.
+    amount = models.DecimalField(**SUM_FIELD)
 
     class Meta:
         ordering = ["entry_id", "id"]

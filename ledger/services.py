@@ -569,6 +569,7 @@ def _ingest(
 # Disputes (DESIGN.md "Outcome": only accepted outcomes count; a dispute moves
 # an outcome to disputed, a decision to accepted or rejected; every change is
 # an appended event with who and why).
+OUTCOME_STATUS_LOCK = 0x0C5E
 ALLOWED_CHANGES = {
     OutcomeStatus.ACCEPTED: {OutcomeStatus.DISPUTED},
     OutcomeStatus.DISPUTED: {OutcomeStatus.ACCEPTED, OutcomeStatus.REJECTED},
@@ -580,15 +581,18 @@ def outcome_status_change(
     *, contract: Contract, external_id: str, to_status: str, actor: str, reason: str
 ) -> Outcome:
     """Append one status event to an outcome and mark its day for the
-    nightly run. The outcome row is locked, so concurrent changes queue."""
+    nightly run. Concurrent changes of one outcome queue on an advisory lock
+    (a row lock would need UPDATE on the append-only table, which the
+    application's role does not have: docs/DATABASE.md)."""
     if not reason.strip():
         raise InvalidInput("a reason is required", code="reason_required")
     with transaction.atomic():
-        outcome = (
-            Outcome.objects.select_for_update()
-            .filter(contract=contract, external_id=external_id)
-            .first()
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))",
+                [OUTCOME_STATUS_LOCK, f"{contract.id}/{external_id}"],
+            )
+        outcome = Outcome.objects.filter(contract=contract, external_id=external_id).first()
         if outcome is None:
             raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")
         last = outcome.events.order_by("-seq").first()

@@ -1,8 +1,8 @@
-from core.tasks import retried_task
+from billing.nightly import nightly_step
 from ledger import rollups
 
 
-@retried_task("ledger.rollups_refresh")
-def rollups_refresh() -> dict:
+@nightly_step("ledger.rollups_refresh", "rollups")
+def rollups_refresh(as_of):
     report = rollups.rollups_refresh()
-    return {"contracts": report.contracts, "days": report.days}
+    return {"contracts": report.contracts, "days": report.days}, report.failures

@@ -1,10 +1,19 @@
 """Shared fixtures. Tests run against real PostgreSQL: DATABASE_URL when set,
-else the embedded server (config/embedded_db.py)."""
+else the embedded server (config/embedded_db.py).
+
+The test database is created and migrated as the owner role, and the tests
+run as the application's role, which owns nothing (core/db_roles.py,
+docs/DATABASE.md): DATABASE_URL's role when it differs from the owner's
+(MIGRATION_DATABASE_URL), else the role ``ledger_app``, made by the
+migration step."""
 
 import pytest
+from django.conf import settings
+from django.db import connections
 from rest_framework.test import APIClient
 
 from billing.auth import AuthFailures
+from core.db_roles import OWNER_ALIAS
 from tests.factories import (
     ContractFactory,
     FeeScheduleRowFactory,
@@ -14,6 +23,36 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+
+TEST_APP_USER = "ledger_app"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """Before the test database is made: remember the application's login,
+    and log the default connection in as the owner to create and migrate."""
+    default = settings.DATABASES["default"]
+    owner = settings.DATABASES[OWNER_ALIAS]
+    if default["USER"] == owner["USER"]:
+        settings.DATABASE_APP_USER, settings.DATABASE_APP_PASSWORD = TEST_APP_USER, ""
+    default["USER"], default["PASSWORD"] = owner["USER"], owner.get("PASSWORD", "")
+
+
+def _login(user: str, password: str) -> None:
+    connections["default"].close()
+    settings.DATABASES["default"].update({"USER": user, "PASSWORD": password})
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The tests run as the application's role; the owner drops the
+    database afterwards (when it is not kept)."""
+    with django_db_blocker.unblock():
+        _login(settings.DATABASE_APP_USER, settings.DATABASE_APP_PASSWORD)
+    yield
+    owner = settings.DATABASES[OWNER_ALIAS]
+    with django_db_blocker.unblock():
+        _login(owner["USER"], owner.get("PASSWORD", ""))
 
 
 @pytest.fixture(autouse=True)

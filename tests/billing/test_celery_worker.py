@@ -5,24 +5,17 @@ The worker reads the test database, so the data is committed
 (transaction=True); the chain goes to a queue of this test's own, so no
 other worker on the same broker takes it, nor this worker anyone else's."""
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-from django.conf import settings
-from kombu import Exchange, Queue
 
 from billing.models import Statement
 from config.celery import app
 from config.nightly import nightly_chain
 from ledger.records import CallIn
+from tests.billing.celery_worker import BROKER_URL, queue_declare, worker_start, worker_stop
 from tests.billing.settlement_reference import (
     CATALOG,
     Terms,
@@ -31,59 +24,16 @@ from tests.billing.settlement_reference import (
     ingest,
 )
 
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
 SETTLED_WITHIN_S = 60
-
-
-def worker_database_url() -> str:
-    """The test database pytest-django created, for the worker process."""
-    db = settings.DATABASES["default"]
-    # The embedded server listens on a socket directory: a percent-encoded
-    # path is a host in a database URL.
-    host = quote(db["HOST"], safe="")
-    return (
-        f"postgres://{db['USER']}:{db.get('PASSWORD', '')}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
 
 
 @pytest.fixture
 def worker_queue():
-    """A worker process consuming one fresh queue; terminated afterwards.
-    The queue is declared here too, so a message sent before the worker is
-    up waits for it instead of finding no binding."""
-    queue = f"nightly-test-{uuid.uuid4().hex}"
-    with app.connection_for_write(BROKER_URL) as connection:
-        Queue(queue, Exchange(queue), routing_key=queue)(connection).declare()
-    env = os.environ | {
-        "CELERY_BROKER_URL": BROKER_URL,
-        "DATABASE_URL": worker_database_url(),
-        "DEBUG": "1",
-    }
-    worker = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("celery")),
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--queues",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-        ],
-        env=env,
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-    )
+    """A worker process consuming one fresh queue; terminated afterwards."""
+    queue = queue_declare()
+    worker = worker_start(queue)
     yield queue
-    worker.terminate()
-    worker.wait(timeout=30)
+    worker_stop(worker)
 
 
 @pytest.fixture

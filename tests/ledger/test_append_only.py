@@ -1,11 +1,16 @@
 """Calls, outcomes and outcome events are append-only in the database itself
 (DESIGN.md "Outcome": nothing is edited in place; ledger migration 0002).
-Raw SQL, so no application code stands between the statement and the table."""
+Raw SQL, so no application code stands between the statement and the table.
+
+The application's role may not UPDATE or DELETE at all (tests/core/
+test_db_roles.py); these tests check the trigger behind that, which holds
+even for the owner role, so they run as the owner, on committed rows."""
 
 import psycopg
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from core.db_roles import connected_as_owner
 from ledger.models import Call, Outcome, OutcomeEvent
 from tests.factories import CallRecordFactory, OutcomeRecordFactory
 
@@ -44,12 +49,16 @@ def row_text(table: str, row_id: int) -> str:
         return cursor.fetchone()[0]
 
 
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("table", ["ledger_call", "ledger_outcome", "ledger_outcomeevent"])
 @pytest.mark.parametrize("statement", sorted(STATEMENTS))
-def test_the_database_refuses_to_change_or_remove_a_ledger_row(ledger_rows, table, statement):
+def test_the_database_refuses_to_change_or_remove_a_ledger_row_even_for_the_owner(
+    ledger_rows, table, statement
+):
     row_id = ledger_rows[table]
     before = row_text(table, row_id)
     with (
+        connected_as_owner(),
         pytest.raises(DatabaseError) as refused,
         transaction.atomic(),
         connection.cursor() as cursor,

@@ -66,3 +66,28 @@ def test_a_negative_cache_price_is_refused_when_adding_a_row(staff):
     )
     assert "cache_read must not be negative" in response.content.decode()
     assert not Price.objects.filter(llm_model=model).exists()
+
+
+def test_a_posted_change_to_a_stored_price_row_is_refused_and_a_new_row_is_added(staff):
+    """As the application's role (which may not UPDATE price rows): a change
+    is refused by the admin, a new row goes in (docs/DATABASE.md)."""
+    price = PriceFactory(input="1.0000000000")
+    row = {
+        "llm_model": price.llm_model.pk,
+        "service_tier": "standard",
+        "effective_from_0": "2026-01-01",
+        "effective_from_1": "00:00:00",
+        "input": "9",
+        "output": "2",
+        "per_request_usd": "0",
+    }
+
+    changed = staff.post(f"/admin/routing/price/{price.pk}/change/", row)
+    added = staff.post("/admin/routing/price/add/", row)
+
+    assert changed.status_code == 403
+    assert added.status_code == 302
+    assert [
+        (str(p.input), p.source)
+        for p in Price.objects.filter(llm_model=price.llm_model).order_by("effective_from")
+    ] == [("1.0000000000", price.source), ("9.0000000000", "admin:root")]

@@ -1,12 +1,22 @@
 """``manage.py nightly [--as-of TIME]``: run, now and in this process, exactly
-the chain Celery beat runs nightly (API.md "Operations")."""
+the chain Celery beat runs nightly (API.md "Operations").
+
+Exit status: 0 when every step did every contract; 3 when the chain ran to
+its end but some contracts could not be done (named on stderr, recorded as
+NightlyFailure rows, docs/SETTLEMENT.md "When a contract fails"); 1 for a
+refused --as-of (not a time, or in the future: DESIGN.md "Trust between the
+parties").
+"""
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from billing.nightly import failed_names
 from config.nightly import nightly_chain
 from core.api import parse_time
 from core.errors import InvalidInput
+
+SOME_CONTRACTS_FAILED = 3
 
 
 class Command(BaseCommand):
@@ -16,16 +26,32 @@ class Command(BaseCommand):
         parser.add_argument("--as-of", help="act as if the clock read this RFC 3339 time")
 
     def handle(self, *args, as_of=None, **options):
+        now = timezone.now()
         try:
-            when = parse_time(as_of, "--as-of") if as_of else timezone.now()
+            when = parse_time(as_of, "--as-of") if as_of else now
         except InvalidInput as exc:
             raise CommandError(exc.message) from exc
+        if when > now:
+            raise CommandError(
+                f"--as-of {when.isoformat()} lies in the future (now is {now.isoformat()}); "
+                "a run may act as of now or an earlier time"
+            )
         result = nightly_chain(when).apply()
         steps = []
         node = result
         while node is not None:
             steps.append(node)
             node = node.parent
+        failed = []
         for step in reversed(steps):
             step.get(propagate=True)
             self.stdout.write(f"{step.name or 'step'}: {step.result}")
+            names = failed_names(step.result)
+            if names:
+                failed.append(f"{step.name}: {', '.join(names)}")
+        if failed:
+            raise CommandError(
+                "the nightly chain finished, but these contracts were not done "
+                f"(see the nightly failures in the admin): {'; '.join(failed)}",
+                returncode=SOME_CONTRACTS_FAILED,
+            )
