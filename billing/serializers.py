@@ -159,9 +159,19 @@ class SpendLimitInSerializer(serializers.Serializer):
     amount = _amount()
 
 
+# Every integer term within what its column stores (PostgreSQL integer), and
+# day counts within what date arithmetic reaches: ten years.
+INTEGER_MAX = 2**31 - 1
+DAYS_MAX = 3650
+
+
 class RoutingTermsInSerializer(serializers.Serializer):
-    window_days = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["window_days"])
-    min_tasks = serializers.IntegerField(min_value=1, default=DEFAULT_ROUTING["min_tasks"])
+    window_days = serializers.IntegerField(
+        min_value=1, max_value=DAYS_MAX, default=DEFAULT_ROUTING["window_days"]
+    )
+    min_tasks = serializers.IntegerField(
+        min_value=1, max_value=INTEGER_MAX, default=DEFAULT_ROUTING["min_tasks"]
+    )
     tolerance = _rate(default=DEFAULT_ROUTING["tolerance"])
     epsilon = _rate(default=DEFAULT_ROUTING["epsilon"])
 
@@ -185,8 +195,8 @@ class ContractCreateSerializer(serializers.Serializer):
     guarantee_multiple = _rate(default=Decimal(0))
     payout_share = _rate(default=Decimal(1))
     payout_cap = _amount(default=Decimal(0))
-    grace_days = serializers.IntegerField(min_value=0, default=7)
-    min_sample = serializers.IntegerField(min_value=0, default=30)
+    grace_days = serializers.IntegerField(min_value=0, max_value=DAYS_MAX, default=7)
+    min_sample = serializers.IntegerField(min_value=0, max_value=INTEGER_MAX, default=30)
     baseline_model = serializers.CharField(max_length=200, allow_null=True, default=None)
     value_schedule = ValueRowInSerializer(many=True, default=list)
     fee_schedule = FeeRowInSerializer(many=True, default=list)

@@ -14,11 +14,13 @@ from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.batch import MAX_DEPTH, nesting_errors
 from core.errors import DomainError, InvalidInput
 
 _DRF_CODES = {
@@ -44,6 +46,42 @@ class NoNegotiation(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
+
+
+def _non_finite(value) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+class BoundedJSONParser(JSONParser):
+    """The JSON bodies of every DRF view (docs/INGESTION.md "Limits"): nested
+    at most MAX_DEPTH levels, and no number beyond a float (``1e400`` reads
+    as infinity, which PostgreSQL's JSON cannot hold)."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise InvalidInput(
+                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+            ) from exc
+        if nesting_errors(data, "the body"):
+            raise InvalidInput(
+                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+            )
+        if _non_finite(data):
+            raise InvalidInput(
+                "the body holds a number beyond the range of a 64-bit float", code="out_of_range"
+            )
+        return data
 
 
 def error_response(status_code: int, code: str, message: str, details=None) -> Response:

@@ -142,7 +142,11 @@ class OutcomeIngestView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         contract = contract_get_for_ingest(principal=request.auth, code=code)
-        report = outcomes_record(contract=contract, batch=_decode(request, OutcomeIn))
+        report = outcomes_record(
+            contract=contract,
+            batch=_decode(request, OutcomeIn),
+            sources=request.auth.outcome_sources,
+        )
         return Response(report.as_dict())
 
     @extend_schema(

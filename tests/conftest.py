@@ -1,6 +1,8 @@
 """Shared fixtures. Tests run against real PostgreSQL: DATABASE_URL when set,
 else the embedded server (config/embedded_db.py)."""
 
+from datetime import timedelta
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -13,6 +15,14 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+
+
+@pytest.fixture(autouse=True)
+def fixed_calendar(settings):
+    """The suite's records live on fixed dates (2026 to 2030) while the wall
+    clock moves on: the future-time rule is off here, except in the tests of
+    that rule (tests/ledger/test_hostile_input.py), which set it back."""
+    settings.MAX_CLOCK_SKEW = timedelta(days=365 * 100)
 
 
 def client_for(secret: str) -> APIClient:
