@@ -44,7 +44,19 @@ def _status_change(request: Request, contract: Contract, external_id: str, **cha
     return Response(OutcomeSerializer(outcome).data)
 
 
+def _outcome_read(request: Request, code: str, external_id: str) -> Response:
+    contract = contract_get(principal=request.auth, code=code)
+    outcome = selectors.outcome_get(contract=contract, external_id=external_id)
+    return Response(OutcomeSerializer(outcome).data)
+
+
 class OutcomeDisputeView(APIView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, code: str, external_id: str) -> Response:
+        """The detail of the outcome whose id ends in "/disputes": this URL
+        matches first (config/urls.py), and an id may end so."""
+        return _outcome_read(request, code, f"{external_id}/disputes")
+
     @extend_schema(
         operation_id="outcomes_dispute",
         request=DisputeInSerializer,
@@ -65,6 +77,11 @@ class OutcomeDisputeView(APIView):
 
 
 class OutcomeDecisionView(APIView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, code: str, external_id: str) -> Response:
+        """The detail of the outcome whose id ends in "/decision"."""
+        return _outcome_read(request, code, f"{external_id}/decision")
+
     @extend_schema(
         operation_id="outcomes_decide",
         request=DecisionInSerializer,

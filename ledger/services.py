@@ -551,6 +551,7 @@ def outcome_status_change(
     nightly run. The outcome row is locked, so concurrent changes queue."""
     if not reason.strip():
         raise InvalidInput("a reason is required", code="reason_required")
+    external_id = unicodedata.normalize("NFC", external_id)
     with transaction.atomic():
         outcome = (
             Outcome.objects.select_for_update()
