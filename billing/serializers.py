@@ -53,7 +53,9 @@ class RoutingTermsSerializer(serializers.Serializer):
 class ContractSerializer(serializers.ModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    baseline_model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    baseline_model = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
     routing_models = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     value_schedule = ValueScheduleRowSerializer(many=True, read_only=True)
     fee_schedule = FeeScheduleRowSerializer(many=True, read_only=True)

@@ -129,6 +129,11 @@ SPECTACULAR_SETTINGS = {
     # writes nullable fields as type unions with "null".
     "OAS_VERSION": "3.1.0",
     "ENUM_NAME_OVERRIDES": {"OutcomeStatusEnum": "ledger.models.OutcomeStatus"},
+    # Every operation's error answers, in the one envelope (core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.error_responses",
+    ],
     # Swagger UI from the sidecar package: nothing is fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
