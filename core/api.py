@@ -8,7 +8,7 @@ from datetime import datetime
 import msgspec
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Q
+from django.db.models import F, Func, IntegerField, Q
 from django.http import Http404, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
@@ -196,11 +196,38 @@ def _decode_cursor(raw: str) -> list:
         raise InvalidInput("'cursor' is not a cursor this API issued") from exc
 
 
-def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
+# docs/INGESTION.md "Limits": the JSON of one page's metadata, at most. A
+# row's metadata is at most 16 KiB as JSON, but as Python objects it can be
+# twenty times that ([{}, {}, ...]): a page of 1,000 such rows would hold
+# hundreds of MB. A page stops before the row that would pass the budget
+# (it always holds one row), and its `next` URL goes on from there.
+PAGE_JSON_BUDGET_BYTES = 1024 * 1024
+
+
+def _rows_within_budget(queryset, json_field: str, limit: int) -> int:
+    """How many of the first ``limit`` rows fit PAGE_JSON_BUDGET_BYTES of
+    ``json_field`` (as JSON text), read without the values themselves."""
+    sizes = queryset.annotate(
+        json_bytes=Func(
+            F(json_field),
+            template="octet_length(%(expressions)s::text)",
+            output_field=IntegerField(),
+        )
+    ).values_list("json_bytes", flat=True)[:limit]
+    total = 0
+    for count, size in enumerate(sizes):
+        total += size
+        if count and total > PAGE_JSON_BUDGET_BYTES:
+            return count
+    return limit
+
+
+def keyset_page(request: Request, queryset, *, field: str = "occurred_at", json_field=None):
     """One page of ``queryset`` ordered by (field, id), and the URL of the
     next page (None at the end). Keyset, not offset: stable under inserts and
     as fast on the last page as on the first. ``field`` is a time or text
-    column."""
+    column. ``json_field``: a JSON column whose size bounds the page
+    (PAGE_JSON_BUDGET_BYTES)."""
     limit = _limit(request)
     queryset = queryset.order_by(field, "id")
     is_time = queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField"
@@ -215,6 +242,8 @@ def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
         queryset = queryset.filter(
             Q(**{f"{field}__gt": after}) | Q(**{field: after, "id__gt": after_id})
         )
+    if json_field is not None:
+        limit = _rows_within_budget(queryset, json_field, limit)
     rows = list(queryset[: limit + 1])
     next_url = None
     if len(rows) > limit:

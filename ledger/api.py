@@ -127,7 +127,7 @@ class CallIngestView(APIView):
                     calls.order_by("occurred_at", "id"), list(CALL_CSV_COLUMNS.values())
                 ),
             )
-        rows, next_url = keyset_page(request, calls)
+        rows, next_url = keyset_page(request, calls, json_field="metadata")
         return page_response(CallSerializer, rows, next_url, contract=contract)
 
 
@@ -184,7 +184,7 @@ class OutcomeIngestView(APIView):
                     list(OUTCOME_CSV_COLUMNS.values()),
                 ),
             )
-        rows, next_url = keyset_page(request, outcomes)
+        rows, next_url = keyset_page(request, outcomes, json_field="metadata")
         return page_response(OutcomeSerializer, rows, next_url)
 
 

@@ -16,14 +16,18 @@ from ledger import selectors, services
 from ledger.models import OutcomeStatus
 from ledger.serializers import OutcomeSerializer
 
+# docs/INGESTION.md "Limits": a reason is read back with every outcome it
+# is an event of, so it is bounded like metadata.
+REASON_MAX_LENGTH = 2000
+
 
 class DisputeInSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 class DecisionInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[OutcomeStatus.ACCEPTED, OutcomeStatus.REJECTED])
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 def _contract_for(principal: Principal, code: str, roles: tuple[str, ...]) -> Contract:

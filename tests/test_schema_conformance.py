@@ -3,10 +3,12 @@ with schemathesis through the WSGI app against real PostgreSQL, with a
 vendor, a customer and an admin key: no answer is a server error, and every
 answer (status, content type, body) is one the schema describes.
 
-A bounded, deterministic run (fixed seed, few examples per operation);
-``python -m bench.schema_fuzz`` runs many more and prints its figures."""
+A bounded, deterministic run (derandomized, SCHEMA_FUZZ_EXAMPLES examples per
+operation and key, default 3); ``python -m bench.schema_fuzz`` runs many more
+and prints its figures."""
 
 import json
+import os
 from contextlib import contextmanager
 
 import pytest
@@ -87,7 +89,7 @@ def key(request, contract, vendor_client):
 
 @schema.parametrize()
 @settings(
-    max_examples=8,
+    max_examples=int(os.environ.get("SCHEMA_FUZZ_EXAMPLES", "3")),
     derandomize=True,
     deadline=None,
     suppress_health_check=list(HealthCheck),

@@ -9,9 +9,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import msgspec
 import pytest
+from django.db import connection
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue
 
+from core.api import PAGE_JSON_BUDGET_BYTES
 from core.batch import METADATA_MAX_BYTES
 from ledger.models import Call, Outcome
 from ledger.records import INVISIBLE_RANGES
@@ -525,3 +527,38 @@ def test_an_otlp_protobuf_array_attribute_where_a_string_is_expected_is_rejected
     assert response.status_code == 200
     assert stored_calls(contract) == ["0000000000000001"]
     assert "span 0000000000000002" in response.content.decode("latin-1")
+
+
+def test_a_page_of_rows_with_large_metadata_stops_at_the_json_budget_and_goes_on(
+    vendor_client, contract
+):
+    """docs/INGESTION.md "Limits": a read holds at most 1 MiB of metadata
+    JSON (plus one row), whatever ?limit= asks."""
+    metadata = {"p": "x" * (METADATA_MAX_BYTES - 8)}
+    records = [CallRecordFactory(external_id=f"c-{i:03}", metadata=metadata) for i in range(70)]
+    post_records(vendor_client, CALLS, records, as_ndjson=False)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT octet_length(metadata::text) FROM ledger_call")
+        [(stored_bytes,)] = cursor.fetchall()
+    per_page = PAGE_JSON_BUDGET_BYTES // stored_bytes
+    first = vendor_client.get(f"{CALLS}?limit=1000").json()
+    second = vendor_client.get(first["next"]).json()
+    assert (len(first["results"]), len(second["results"])) == (per_page, 70 - per_page)
+    assert second["next"] is None
+    assert [r["external_id"] for r in first["results"] + second["results"]] == [
+        f"c-{i:03}" for i in range(70)
+    ]
+
+
+def test_a_dispute_reason_longer_than_2000_characters_is_a_400(
+    vendor_client, customer_client, contract
+):
+    post_records(
+        vendor_client, OUTCOMES, [OutcomeRecordFactory(external_id="o-1")], as_ndjson=False
+    )
+    response = customer_client.post(
+        f"{OUTCOMES}/o-1/disputes", {"reason": "x" * 2001}, format="json"
+    )
+    assert response.status_code == 400
+    assert list(response.json()["error"]["details"]) == ["reason"]
+    assert Outcome.objects.get().events.count() == 0
