@@ -3,13 +3,13 @@ pagination and query-parameter parsing (API.md "Conventions")."""
 
 import base64
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db.models import F, Func, IntegerField, Q
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -48,23 +48,34 @@ class NoNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _non_finite(value) -> bool:
+def _unstorable(value) -> str | None:
+    """Why a decoded JSON body cannot be stored, if it cannot: a number
+    beyond a float, or text holding U+0000 (PostgreSQL refuses it)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
-            return True
+            return "out_of_range"
+        if isinstance(item, str) and "\x00" in item:
+            return "nul_character"
         if isinstance(item, dict):
+            stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
+
+
+UNSTORABLE_MESSAGES = {
+    "out_of_range": "the body holds a number beyond the range of a 64-bit float",
+    "nul_character": "the body holds U+0000, which no stored text can",
+}
 
 
 class BoundedJSONParser(JSONParser):
     """The JSON bodies of every DRF view (docs/INGESTION.md "Limits"): nested
-    at most MAX_DEPTH levels, and no number beyond a float (``1e400`` reads
-    as infinity, which PostgreSQL's JSON cannot hold)."""
+    at most MAX_DEPTH levels, no number beyond a float (``1e400`` reads as
+    infinity, which PostgreSQL's JSON cannot hold) and no U+0000."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
@@ -77,10 +88,9 @@ class BoundedJSONParser(JSONParser):
             raise InvalidInput(
                 f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
             )
-        if _non_finite(data):
-            raise InvalidInput(
-                "the body holds a number beyond the range of a 64-bit float", code="out_of_range"
-            )
+        problem = _unstorable(data)
+        if problem is not None:
+            raise InvalidInput(UNSTORABLE_MESSAGES[problem], code=problem)
         return data
 
 
@@ -152,14 +162,47 @@ def not_found(request, exception=None):
 
 
 def parse_time(value: str, name: str) -> datetime:
-    """An RFC 3339 time with an offset; a time without one is rejected."""
+    """An RFC 3339 time with an offset; a time without one is rejected, and
+    so is one whose instant falls outside the years 1 to 9999 in UTC."""
     try:
         parsed = msgspec.convert(value, datetime)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"'{name}' is not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise InvalidInput(f"'{name}' needs an offset (Z or +hh:mm): {value!r}")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(
+            f"'{name}' falls outside the years 1 to 9999 in UTC: {value!r}", code="out_of_range"
+        ) from exc
     return parsed
+
+
+def nul_refusing_middleware(get_response):
+    """A URL whose path or query holds U+0000 (``%00``) answers 400:
+    PostgreSQL text cannot hold it, so no lookup could match, and the driver
+    would raise on the query."""
+
+    def middleware(request):
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            if not request.path.startswith("/api/"):
+                return HttpResponseBadRequest("the URL holds U+0000")
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "nul_character",
+                        "message": "the URL holds U+0000, which no stored text can",
+                        "details": None,
+                    }
+                },
+                status=400,
+            )
+        return get_response(request)
+
+    return middleware
 
 
 def time_range(request: Request) -> tuple[datetime | None, datetime | None]:
