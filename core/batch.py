@@ -95,7 +95,8 @@ def _error_code(message: str) -> str:
     return "invalid"
 
 
-def _field_error(name: str, exc: msgspec.ValidationError) -> FieldError:
+def field_error(name: str, exc: msgspec.ValidationError) -> FieldError:
+    """The field's error for a msgspec validation error, with its code."""
     message = _MSGSPEC_PATH.sub("", str(exc))
     code = _error_code(message)
     if code == "invalid_format":
@@ -135,7 +136,7 @@ def _rejection(index: int, raw: bytes | msgspec.Raw, record_type: type[R]) -> Re
         try:
             msgspec.json.decode(raw_fields[info.name], type=info.type)
         except msgspec.ValidationError as exc:
-            errors.append(_field_error(info.name, exc))
+            errors.append(field_error(info.name, exc))
         except RecursionError:
             errors.append(too_deep(info.name))
     errors.extend(

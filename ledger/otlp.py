@@ -19,7 +19,7 @@ from django.conf import settings
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from core.batch import DecodedBatch, FieldError, Rejection, check_size
+from core.batch import DecodedBatch, FieldError, Rejection, check_size, field_error
 from core.errors import BatchTooLarge, InvalidInput
 from ledger.records import CallIn
 
@@ -227,11 +227,10 @@ _FIELD_PATH = re.compile(r" - at `\$\.(\w+)")
 
 
 def _span_error(exc: msgspec.ValidationError) -> FieldError:
-    """The field a span's value failed, e.g. an array attribute where the
-    record has a string."""
-    message = str(exc)
-    path = _FIELD_PATH.search(message)
-    return FieldError(path.group(1) if path else "", "invalid", message)
+    """The field a span's value failed, with the code an ingested record
+    would get (e.g. an array attribute where the record has a string)."""
+    path = _FIELD_PATH.search(str(exc))
+    return field_error(path.group(1) if path else "", exc)
 
 
 def spans_to_calls(spans: list[Span]) -> DecodedBatch[CallIn]:

@@ -562,3 +562,24 @@ def test_a_dispute_reason_longer_than_2000_characters_is_a_400(
     assert response.status_code == 400
     assert list(response.json()["error"]["details"]) == ["reason"]
     assert Outcome.objects.get().events.count() == 0
+
+
+def test_otlp_json_attributes_of_the_wrong_shape_are_rejected_per_span_with_the_field(
+    vendor_client, contract
+):
+    array_model = _span("000000000000000e", NOV_3, **USAGE)
+    array_model["attributes"][0]["value"] = {
+        "arrayValue": {"values": [{"stringValue": "gpt-4o-mini"}]}
+    }
+    hidden_ref = _span(
+        "000000000000000f", NOV_3, **USAGE, **{"outcome_ledger.task_ref": "PR\u202e1"}
+    )
+    spans = [_span("0000000000000010", NOV_3, **USAGE), array_model, hidden_ref]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    response = vendor_client.post(OTLP, body, format="json")
+    assert response.status_code == 200, response.content
+    assert [codes(r) for r in response.json()["rejected"]] == [
+        {"index": 1, "external_id": "000000000000000e", "errors": [("model", "invalid_type")]},
+        {"index": 2, "external_id": "000000000000000f", "errors": [("task_ref", "invalid_format")]},
+    ]
+    assert stored_calls(contract) == ["0000000000000010"]
