@@ -7,12 +7,14 @@ A bounded, deterministic run (derandomized, SCHEMA_FUZZ_EXAMPLES examples per
 operation and key, default 3); ``python -m bench.schema_fuzz`` runs many more
 and prints its figures."""
 
+import io
 import json
 import os
 from contextlib import contextmanager
 
 import pytest
 import schemathesis
+from django.core.management import call_command
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
@@ -23,6 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from billing.models import Statement
 from config.wsgi import application
 from ledger.api import NDJSON
 from ledger.otlp_api import PROTOBUF
@@ -58,7 +61,10 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/", application).exclude(
     path_regex=EXCLUDED_PATHS_UNDER_REWRITE
 )
 
-FIXED_PATH = {"code": "acme-agent", "name": "gpt-4o-mini"}
+JANUARY = "2026-01-13T09:15:00Z"
+# The contract, model and statement (January's) that the fixture stores;
+# other path parameters (an outcome's id) are generated.
+FIXED_PATH = {"code": "acme-agent", "name": "gpt-4o-mini", "number": 1}
 
 
 @contextmanager
@@ -73,14 +79,28 @@ def connection_kept():
 
 
 @pytest.fixture(params=["vendor", "customer", "admin"])
-def key(request, contract, vendor_client):
+def key(request, contract, vendor_client, customer_client):
+    """A key of the role, and a contract with calls, outcomes (one
+    disputed) and statements issued for January, so that the
+    answers carry real figures."""
     for records, path in (
-        ([CallRecordFactory(external_id=f"c-{i}") for i in range(3)], "calls"),
-        ([OutcomeRecordFactory(external_id=f"o-{i}") for i in range(3)], "outcomes"),
+        (
+            [CallRecordFactory(external_id=f"c-{i}", occurred_at=JANUARY) for i in range(3)],
+            "calls",
+        ),
+        (
+            [OutcomeRecordFactory(external_id=f"o-{i}", occurred_at=JANUARY) for i in range(3)],
+            "outcomes",
+        ),
     ):
         vendor_client.post(
             f"/api/v1/contracts/acme-agent/{path}", {"records": records}, format="json"
         )
+    customer_client.post(
+        "/api/v1/contracts/acme-agent/outcomes/o-0/disputes", {"reason": "reverted"}, format="json"
+    )
+    call_command("nightly", as_of="2026-02-15T00:00:00Z", stdout=io.StringIO())
+    assert Statement.objects.get(contract=contract, number=FIXED_PATH["number"]).calls == 3
     owner = {"vendor": contract.vendor, "customer": contract.customer}.get(request.param)
     if owner is None:
         owner = OrganizationFactory(slug="operator")
