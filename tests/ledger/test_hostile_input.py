@@ -127,6 +127,27 @@ def test_metadata_may_nest_32_levels_and_not_33(vendor_client, contract, as_ndjs
     assert stored_calls(contract) == ["at-32"]
 
 
+@FORMATS
+def test_outcome_metadata_nested_10000_levels_is_rejected_and_the_rest_is_kept(
+    vendor_client, contract, as_ndjson
+):
+    body, content_type = raw_batch(
+        [
+            with_metadata(
+                OutcomeRecordFactory(external_id="deep"), b'{"x":' + nested(10_000) + b"}"
+            ),
+            msgspec.json.encode(OutcomeRecordFactory(external_id="good")),
+        ],
+        as_ndjson=as_ndjson,
+    )
+    response = vendor_client.generic("POST", OUTCOMES, body, content_type=content_type)
+    assert response.status_code == 200, response.content
+    assert [codes(r) for r in response.json()["rejected"]] == [
+        {"index": 0, "external_id": None, "errors": [("", "too_deep")]}
+    ]
+    assert list(Outcome.objects.values_list("external_id", flat=True)) == ["good"]
+
+
 def test_outcome_metadata_nested_too_deep_is_rejected_as_well(vendor_client, contract):
     response = post_records(
         vendor_client,
@@ -491,6 +512,19 @@ def test_otlp_spans_starting_at_1e23_ns_or_before_1970_are_rejected_per_span(
         },
     ]
     assert stored_calls(contract) == ["000000000000000a"]
+
+
+def test_an_otlp_span_starting_beyond_the_clock_skew_is_rejected_in_future(
+    vendor_client, contract, clock_skew
+):
+    later = int((datetime.now(UTC) + timedelta(minutes=6)).timestamp()) * 1_000_000_000
+    spans = [_span("0000000000000011", NOV_3, **USAGE), _span("0000000000000012", later, **USAGE)]
+    body = {"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}
+    response = vendor_client.post(OTLP, body, format="json")
+    assert [codes(r) for r in response.json()["rejected"]] == [
+        {"index": 1, "external_id": "0000000000000012", "errors": [("occurred_at", "in_future")]}
+    ]
+    assert stored_calls(contract) == ["0000000000000011"]
 
 
 def test_an_otlp_protobuf_array_attribute_where_a_string_is_expected_is_rejected_per_span(
