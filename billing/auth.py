@@ -26,6 +26,14 @@ class Principal:
         return self.role == Role.ADMIN
 
     @property
+    def outcome_sources(self) -> tuple[str, ...]:
+        """DESIGN.md "Trust between the parties": a vendor key records vendor
+        outcomes only; customer outcomes come from a customer key or an admin."""
+        return {Role.VENDOR: ("vendor",), Role.CUSTOMER: ("customer",)}.get(
+            self.role, ("vendor", "customer")
+        )
+
+    @property
     def actor(self) -> str:
         return f"{self.organization_slug}/{self.role}/{self.key_prefix}"
 

@@ -7,6 +7,7 @@ accepts is stored whatever the counters say.
 """
 
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from billing.tasks import spend_alert_deliver
 from core.batch import DecodedBatch
 from core.money import exact_context
 from ledger.records import CallIn, OutcomeIn
-from ledger.services import IngestReport, calls_ingest, outcomes_ingest
+from ledger.services import OUTCOME_SOURCES, IngestReport, calls_ingest, outcomes_ingest
 
 THRESHOLDS_PERCENT = (50, 80, 100)
 
@@ -100,6 +101,14 @@ def calls_record(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestRe
     return calls_ingest(contract=contract, batch=batch, on_stored=_meter(contract))
 
 
-def outcomes_record(*, contract: Contract, batch: DecodedBatch[OutcomeIn]) -> IngestReport:
-    """Ingest outcomes (ledger.services.outcomes_ingest) and meter their fees."""
-    return outcomes_ingest(contract=contract, batch=batch, on_stored=_meter(contract))
+def outcomes_record(
+    *,
+    contract: Contract,
+    batch: DecodedBatch[OutcomeIn],
+    sources: Collection[str] = OUTCOME_SOURCES,
+) -> IngestReport:
+    """Ingest outcomes (ledger.services.outcomes_ingest) and meter their fees;
+    ``sources``: the outcome sources the caller may record."""
+    return outcomes_ingest(
+        contract=contract, batch=batch, on_stored=_meter(contract), sources=sources
+    )

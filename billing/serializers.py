@@ -20,6 +20,7 @@ from billing.models import (
     SpendWindow,
     ValueScheduleRow,
 )
+from billing.services import DAYS_MAX, INTEGER_MAX
 
 
 class ValueScheduleRowSerializer(serializers.ModelSerializer):
@@ -58,7 +59,9 @@ class RoutingTermsSerializer(serializers.Serializer):
 class ContractSerializer(serializers.ModelSerializer):
     vendor = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     customer = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    baseline_model = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    baseline_model = serializers.SlugRelatedField(
+        slug_field="name", read_only=True, allow_null=True
+    )
     routing_models = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
     value_schedule = ValueScheduleRowSerializer(many=True, read_only=True)
     fee_schedule = FeeScheduleRowSerializer(many=True, read_only=True)
@@ -207,8 +210,8 @@ class ContractCreateSerializer(serializers.Serializer):
     guarantee_multiple = _rate(default=Decimal(0))
     payout_share = _rate(default=Decimal(1))
     payout_cap = _amount(default=Decimal(0))
-    grace_days = serializers.IntegerField(min_value=0, default=7)
-    min_sample = serializers.IntegerField(min_value=0, default=30)
+    grace_days = serializers.IntegerField(min_value=0, max_value=DAYS_MAX, default=7)
+    min_sample = serializers.IntegerField(min_value=0, max_value=INTEGER_MAX, default=30)
     baseline_model = serializers.CharField(max_length=200, allow_null=True, default=None)
     value_schedule = ValueRowInSerializer(many=True, default=list)
     fee_schedule = FeeRowInSerializer(many=True, default=list)

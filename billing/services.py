@@ -77,9 +77,10 @@ DEFAULT_ROUTING = RoutingTerms(
     featurizer=DEFAULT_FEATURIZER,
     feature_length=None,
 )
-# Integer terms are stored as PostgreSQL integers / smallints.
-MAX_WINDOW_DAYS = 3660
-MAX_MIN_TASKS = 2**31 - 1
+# Integer terms are stored as PostgreSQL integers; day counts stay within
+# ten years so that date arithmetic cannot overflow (docs/INGESTION.md "Limits").
+INTEGER_MAX = 2**31 - 1
+DAYS_MAX = 3650
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,18 +300,18 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
     """DESIGN.md "Learning (nightly)": the routing terms of a contract, as
     resolved by routing_terms_resolve."""
     problems = []
-    if not 1 <= routing["window_days"] <= MAX_WINDOW_DAYS:
+    if not 1 <= routing["window_days"] <= DAYS_MAX:
         problems.append(
             Problem(
                 "routing.window_days",
                 "out_of_range",
-                f"window_days is between 1 and {MAX_WINDOW_DAYS}",
+                f"window_days is between 1 and {DAYS_MAX}",
             )
         )
-    if not 0 <= routing["min_tasks"] <= MAX_MIN_TASKS:
+    if not 0 <= routing["min_tasks"] <= INTEGER_MAX:
         problems.append(
             Problem(
-                "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {MAX_MIN_TASKS}"
+                "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {INTEGER_MAX}"
             )
         )
     for name in ("tolerance", "value_weight"):

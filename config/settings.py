@@ -6,6 +6,7 @@ Defaults serve a first run on one machine: an embedded PostgreSQL when
 is required and the server is HTTPS only.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -83,6 +84,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
+    "core.api.nul_refusing_middleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -147,15 +149,19 @@ STATIC_ROOT = env.str("STATIC_ROOT", default=None)
 # installed packages, so a bare gunicorn serves them without collectstatic.
 WHITENOISE_USE_FINDERS = True
 
-# A batch of 5,000 records is a few MB of JSON.
-DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024 * 1024
+# docs/INGESTION.md "Limits": a request body holds at most 16 MiB (a batch
+# of 5,000 calls with ordinary metadata is 2 to 3 MB); more answers 413.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
+# DESIGN.md "Trust between the parties": a record more than this ahead of the
+# ledger's clock is refused (`in_future`).
+MAX_CLOCK_SKEW = timedelta(seconds=env.int("MAX_CLOCK_SKEW_SECONDS", default=300))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["billing.auth.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["billing.auth.HasApiKey"],
     "DEFAULT_THROTTLE_CLASSES": ["billing.auth.KeyRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.BoundedJSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -175,6 +181,11 @@ SPECTACULAR_SETTINGS = {
     # writes nullable fields as type unions with "null".
     "OAS_VERSION": "3.1.0",
     "ENUM_NAME_OVERRIDES": {"OutcomeStatusEnum": "ledger.models.OutcomeStatus"},
+    # Every operation's error answers, in the one envelope (core/openapi.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "core.openapi.error_responses",
+    ],
     # Swagger UI from the sidecar package: nothing is fetched from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

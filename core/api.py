@@ -3,22 +3,24 @@ pagination and query-parameter parsing (API.md "Conventions")."""
 
 import base64
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 
 import msgspec
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-from django.db.models import Q
-from django.http import Http404, JsonResponse
+from django.db.models import F, Func, IntegerField, Q
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 from django.views.defaults import page_not_found
 from drf_spectacular.utils import OpenApiParameter, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.batch import MAX_DEPTH, nesting_errors
 from core.errors import DomainError, InvalidInput
 
 _DRF_CODES = {
@@ -44,6 +46,52 @@ class NoNegotiation(BaseContentNegotiation):
 
     def select_renderer(self, request, renderers, format_suffix=None):
         return renderers[0], renderers[0].media_type
+
+
+def _unstorable(value) -> str | None:
+    """Why a decoded JSON body cannot be stored, if it cannot: a number
+    beyond a float, or text holding U+0000 (PostgreSQL refuses it)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            return "out_of_range"
+        if isinstance(item, str) and "\x00" in item:
+            return "nul_character"
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
+UNSTORABLE_MESSAGES = {
+    "out_of_range": "the body holds a number beyond the range of a 64-bit float",
+    "nul_character": "the body holds U+0000, which no stored text can",
+}
+
+
+class BoundedJSONParser(JSONParser):
+    """The JSON bodies of every DRF view (docs/INGESTION.md "Limits"): nested
+    at most MAX_DEPTH levels, no number beyond a float (``1e400`` reads as
+    infinity, which PostgreSQL's JSON cannot hold) and no U+0000."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError as exc:
+            raise InvalidInput(
+                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+            ) from exc
+        if nesting_errors(data, "the body"):
+            raise InvalidInput(
+                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+            )
+        problem = _unstorable(data)
+        if problem is not None:
+            raise InvalidInput(UNSTORABLE_MESSAGES[problem], code=problem)
+        return data
 
 
 def error_response(status_code: int, code: str, message: str, details=None) -> Response:
@@ -114,14 +162,47 @@ def not_found(request, exception=None):
 
 
 def parse_time(value: str, name: str) -> datetime:
-    """An RFC 3339 time with an offset; a time without one is rejected."""
+    """An RFC 3339 time with an offset; a time without one is rejected, and
+    so is one whose instant falls outside the years 1 to 9999 in UTC."""
     try:
         parsed = msgspec.convert(value, datetime)
     except msgspec.ValidationError as exc:
         raise InvalidInput(f"'{name}' is not an RFC 3339 time: {value!r}") from exc
     if parsed.tzinfo is None:
         raise InvalidInput(f"'{name}' needs an offset (Z or +hh:mm): {value!r}")
+    try:
+        parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise InvalidInput(
+            f"'{name}' falls outside the years 1 to 9999 in UTC: {value!r}", code="out_of_range"
+        ) from exc
     return parsed
+
+
+def nul_refusing_middleware(get_response):
+    """A URL whose path or query holds U+0000 (``%00``) answers 400:
+    PostgreSQL text cannot hold it, so no lookup could match, and the driver
+    would raise on the query."""
+
+    def middleware(request):
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            if not request.path.startswith("/api/"):
+                return HttpResponseBadRequest("the URL holds U+0000")
+            return JsonResponse(
+                {
+                    "error": {
+                        "code": "nul_character",
+                        "message": "the URL holds U+0000, which no stored text can",
+                        "details": None,
+                    }
+                },
+                status=400,
+            )
+        return get_response(request)
+
+    return middleware
 
 
 def time_range(request: Request) -> tuple[datetime | None, datetime | None]:
@@ -158,11 +239,38 @@ def _decode_cursor(raw: str) -> list:
         raise InvalidInput("'cursor' is not a cursor this API issued") from exc
 
 
-def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
+# docs/INGESTION.md "Limits": the JSON of one page's metadata, at most. A
+# row's metadata is at most 16 KiB as JSON, but as Python objects it can be
+# twenty times that ([{}, {}, ...]): a page of 1,000 such rows would hold
+# hundreds of MB. A page stops before the row that would pass the budget
+# (it always holds one row), and its `next` URL goes on from there.
+PAGE_JSON_BUDGET_BYTES = 1024 * 1024
+
+
+def _rows_within_budget(queryset, json_field: str, limit: int) -> int:
+    """How many of the first ``limit`` rows fit PAGE_JSON_BUDGET_BYTES of
+    ``json_field`` (as JSON text), read without the values themselves."""
+    sizes = queryset.annotate(
+        json_bytes=Func(
+            F(json_field),
+            template="octet_length(%(expressions)s::text)",
+            output_field=IntegerField(),
+        )
+    ).values_list("json_bytes", flat=True)[:limit]
+    total = 0
+    for count, size in enumerate(sizes):
+        total += size
+        if count and total > PAGE_JSON_BUDGET_BYTES:
+            return count
+    return limit
+
+
+def keyset_page(request: Request, queryset, *, field: str = "occurred_at", json_field=None):
     """One page of ``queryset`` ordered by (field, id), and the URL of the
     next page (None at the end). Keyset, not offset: stable under inserts and
     as fast on the last page as on the first. ``field`` is a time or text
-    column."""
+    column. ``json_field``: a JSON column whose size bounds the page
+    (PAGE_JSON_BUDGET_BYTES)."""
     limit = _limit(request)
     queryset = queryset.order_by(field, "id")
     is_time = queryset.model._meta.get_field(field).get_internal_type() == "DateTimeField"
@@ -177,6 +285,8 @@ def keyset_page(request: Request, queryset, *, field: str = "occurred_at"):
         queryset = queryset.filter(
             Q(**{f"{field}__gt": after}) | Q(**{field: after, "id__gt": after_id})
         )
+    if json_field is not None:
+        limit = _rows_within_budget(queryset, json_field, limit)
     rows = list(queryset[: limit + 1])
     next_url = None
     if len(rows) > limit:

@@ -8,14 +8,20 @@ reason, and every good record is kept.
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
 from core.errors import BatchTooLarge, InvalidInput
 
 MAX_RECORDS = 5000
+# docs/INGESTION.md "Limits": a record's metadata, as JSON, holds at most
+# 16 KiB and nests at most 32 levels (the metadata object is level 1); the
+# body limit (settings.DATA_UPLOAD_MAX_MEMORY_SIZE) bounds a batch as a whole.
+METADATA_MAX_BYTES = 16 * 1024
+MAX_DEPTH = 32
 
 R = TypeVar("R", bound=msgspec.Struct)
 
@@ -66,11 +72,18 @@ class _RawEnvelope(msgspec.Struct):
 
 _MSGSPEC_PATH = re.compile(r" - at `\$[^`]*`$")
 
+INVISIBLE_MESSAGE = (
+    "must not hold control, format (zero-width, bidi, U+FEFF) or line/paragraph "
+    "separator characters"
+)
+
 
 def _error_code(message: str) -> str:
     # Length first: "Expected `str` of length >= 1" is a length, not a range.
     if "timezone component" in message:
         return "naive_datetime"
+    if message.startswith("Number out of range"):
+        return "out_of_range"
     if message.startswith("Expected") and "length" in message:
         return "invalid_length"
     if message.startswith("Expected") and ("<=" in message or ">=" in message):
@@ -82,32 +95,61 @@ def _error_code(message: str) -> str:
     return "invalid"
 
 
-def _field_errors(raw: Any, record_type: type[R]) -> list[FieldError]:
-    if not isinstance(raw, dict):
-        return [FieldError("", "invalid_type", "a record must be a JSON object")]
+def field_error(name: str, exc: msgspec.ValidationError) -> FieldError:
+    """The field's error for a msgspec validation error, with its code."""
+    message = _MSGSPEC_PATH.sub("", str(exc))
+    code = _error_code(message)
+    if code == "invalid_format":
+        # The record types' only patterns are the visible-text rule of
+        # ledger.records; the regex itself would tell a client nothing.
+        message = f"{name} {INVISIBLE_MESSAGE}"
+    elif message.startswith("Number out of range"):
+        message = f"{name} holds a number beyond the range of a 64-bit float"
+    return FieldError(name, code, message)
+
+
+def too_deep(name: str) -> FieldError:
+    return FieldError(
+        name, "too_deep", f"{name or 'the record'} is nested deeper than {MAX_DEPTH} levels"
+    )
+
+
+def _rejection(index: int, raw: bytes | msgspec.Raw, record_type: type[R]) -> Rejection:
+    """A record that failed the schema, taken apart field by field (each
+    field decoded from its own JSON text) to report every reason."""
+    try:
+        raw_fields = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
+    except msgspec.ValidationError:
+        return Rejection(
+            index, None, [FieldError("", "invalid_type", "a record must be a JSON object")]
+        )
+    except RecursionError:
+        return Rejection(index, None, [too_deep("")])
     errors: list[FieldError] = []
     known = set()
     for info in msgspec.structs.fields(record_type):
         known.add(info.name)
-        if info.name not in raw:
+        if info.name not in raw_fields:
             if info.required:
                 errors.append(FieldError(info.name, "required", "this field is required"))
             continue
         try:
-            msgspec.convert(raw[info.name], info.type)
+            msgspec.json.decode(raw_fields[info.name], type=info.type)
         except msgspec.ValidationError as exc:
-            message = _MSGSPEC_PATH.sub("", str(exc))
-            errors.append(FieldError(info.name, _error_code(message), message))
+            errors.append(field_error(info.name, exc))
+        except RecursionError:
+            errors.append(too_deep(info.name))
     errors.extend(
         FieldError(name, "unknown_field", f"unknown field '{name}'")
-        for name in sorted(set(raw) - known)
+        for name in sorted(set(raw_fields) - known)
     )
-    return errors
-
-
-def _external_id_of(raw: Any) -> str | None:
-    value = raw.get("external_id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) else None
+    external_id = None
+    if "external_id" in raw_fields:
+        try:
+            external_id = msgspec.json.decode(raw_fields["external_id"], type=str)
+        except msgspec.ValidationError:
+            external_id = None
+    return Rejection(index, external_id, errors)
 
 
 def _split_ndjson(body: bytes) -> list[bytes]:
@@ -155,36 +197,89 @@ def _reject_nul(batch: DecodedBatch[R]) -> DecodedBatch[R]:
 
 
 def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[R]:
+    # A time with sub-microsecond digits anywhere: the records are read one
+    # by one, so that such times are truncated (_decode_slowly).
+    fast = not _has_sub_microsecond(body)
     if ndjson:
         lines = _split_ndjson(body)
         check_size(len(lines))
+        if fast:
+            try:
+                return DecodedBatch.of(
+                    msgspec.json.decode(b"[" + b",".join(lines) + b"]", type=list[record_type])
+                )
+            except (msgspec.DecodeError, RecursionError):
+                pass
+        for number, line in enumerate(lines, start=1):
+            try:
+                msgspec.json.decode(line)
+            except (msgspec.ValidationError, RecursionError):
+                # JSON, but with a number out of range or nested too deep to
+                # read: that record alone is rejected (_decode_slowly).
+                continue
+            except msgspec.DecodeError as exc:
+                raise InvalidInput(f"line {number} is not JSON: {exc}", code="malformed") from exc
+        return _decode_slowly(lines, record_type)
+    if fast:
         try:
-            return DecodedBatch.of(
-                msgspec.json.decode(b"[" + b",".join(lines) + b"]", type=list[record_type])
-            )
-        except msgspec.DecodeError:
-            for number, line in enumerate(lines, start=1):
-                try:
-                    msgspec.json.decode(line)
-                except msgspec.DecodeError as exc:
-                    raise InvalidInput(
-                        f"line {number} is not JSON: {exc}", code="malformed"
-                    ) from exc
-            return _decode_slowly(lines, record_type)
+            decoded = msgspec.json.decode(body, type=_Envelope[record_type])
+            check_size(len(decoded.records))
+            return DecodedBatch.of(decoded.records)
+        except (msgspec.ValidationError, RecursionError):
+            pass
+        except msgspec.DecodeError as exc:
+            raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+    raws: list[bytes] | list[msgspec.Raw]
     try:
-        decoded = msgspec.json.decode(body, type=_Envelope[record_type])
-        check_size(len(decoded.records))
-        return DecodedBatch.of(decoded.records)
-    except msgspec.ValidationError:
-        pass
-    except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
-    try:
-        envelope = msgspec.json.decode(body, type=_RawEnvelope)
+        raws = msgspec.json.decode(body, type=_RawEnvelope).records
     except msgspec.ValidationError as exc:
         raise InvalidInput('the body must be {"records": [...]}', code="malformed") from exc
-    check_size(len(envelope.records))
-    return _decode_slowly(envelope.records, record_type)
+    except msgspec.DecodeError as exc:
+        raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+    except RecursionError:
+        raws = _split_records(body)
+    check_size(len(raws))
+    return _decode_slowly(raws, record_type)
+
+
+# One JSON token that matters to nesting: a whole string, or a structural
+# character.
+_JSON_TOKEN = re.compile(rb'"(?:[^"\\]++|\\.)*+"|[\[\]{}:,]')
+
+
+def _split_records(body: bytes) -> list[bytes]:
+    """The record texts of a ``{"records": [...]}`` body nested deeper than
+    the decoder reads (the interpreter's recursion limit), split by structure
+    alone, so that every other record is still judged on its own. Only such
+    a body pays for this scan."""
+    records: list[bytes] = []
+    depth, start, found, in_records = 0, 0, False, False
+    key = previous = b""
+    for match in _JSON_TOKEN.finditer(body):
+        token = match.group()
+        if token.startswith(b'"'):
+            previous = token
+            continue
+        if token in (b"[", b"{"):
+            if depth == 1 and token == b"[" and previous == b":" and key == b'"records"':
+                in_records, found, start = True, True, match.end()
+            depth += 1
+        elif token in (b"]", b"}"):
+            depth -= 1
+            if in_records and depth == 1:
+                last = body[start : match.start()]
+                if records or last.strip():
+                    records.append(last)
+                in_records = False
+        elif token == b":" and depth == 1:
+            key = previous
+        elif token == b"," and in_records and depth == 2:
+            records.append(body[start : match.start()])
+            start = match.end()
+        previous = token
+    if not found or depth != 0:
+        raise InvalidInput('the body must be {"records": [...]}', code="malformed")
+    return records
 
 
 def check_size(count: int) -> None:
@@ -195,7 +290,7 @@ def check_size(count: int) -> None:
         )
 
 
-def _decode_slowly(raws: list[bytes | msgspec.Raw], record_type: type[R]) -> DecodedBatch[R]:
+def _decode_slowly(raws: list[bytes] | list[msgspec.Raw], record_type: type[R]) -> DecodedBatch[R]:
     """Each record from its own JSON text, as the fast path reads it (a JSON
     number amount keeps every digit; through a float it would not); a bad
     record is then taken apart field by field to report every reason."""
@@ -203,15 +298,85 @@ def _decode_slowly(raws: list[bytes | msgspec.Raw], record_type: type[R]) -> Dec
     decoder = msgspec.json.Decoder(record_type)
     for index, raw in enumerate(raws):
         try:
-            batch.records.append((index, decoder.decode(raw)))
-        except msgspec.ValidationError as exc:
-            value = msgspec.json.decode(raw)
-            message = _MSGSPEC_PATH.sub("", str(exc))
-            errors = _field_errors(value, record_type) or [
-                FieldError("", _error_code(message), message)
-            ]
-            batch.rejected.append(Rejection(index, _external_id_of(value), errors))
+            record = decoder.decode(raw)
+        except (msgspec.ValidationError, RecursionError):
+            batch.rejected.append(_rejection(index, raw, record_type))
+            continue
+        except msgspec.DecodeError as exc:
+            raise InvalidInput(f"record {index} is not JSON: {exc}", code="malformed") from exc
+        if _has_sub_microsecond(raw):
+            record = _truncated(record, raw)
+        batch.records.append((index, record))
     return batch
+
+
+# Seven or more fractional digits (RFC 3339 allows any number): those of a
+# second follow ":ss". Searched from the "." (a fast literal scan; a pattern
+# starting with a digit class costs a batch tens of ms), and the few amounts
+# with seven decimals are told apart by what precedes them.
+_SEVEN_DECIMALS = re.compile(rb"\.\d{7}")
+_SECONDS = re.compile(rb":\d\d")
+
+
+def _has_sub_microsecond(text: bytes | msgspec.Raw) -> bool:
+    data = bytes(text) if isinstance(text, msgspec.Raw) else text
+    return any(
+        _SECONDS.fullmatch(data, match.start() - 3, match.start())
+        for match in _SEVEN_DECIMALS.finditer(data)
+    )
+
+
+_BEYOND_MICROSECOND = re.compile(r"(:\d\d\.\d{6})\d+")
+_AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class _TimeText(msgspec.Struct):
+    occurred_at: str
+
+
+def _truncated(record: R, raw: bytes | msgspec.Raw) -> R:
+    """The record with ``occurred_at`` truncated to the microsecond, never
+    rounded (DESIGN.md "Trust between the parties"): 23:59:59.9999995 on a
+    month's last day stays on that day. The decoder rounds, so the time is
+    read again from its text."""
+    text = msgspec.json.decode(raw, type=_TimeText).occurred_at
+    truncated = _BEYOND_MICROSECOND.sub(r"\1", text, count=1)
+    return msgspec.structs.replace(record, occurred_at=msgspec.convert(truncated, _AwareTime))
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        )
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def nesting_errors(value: Any, name: str) -> list[FieldError]:
+    return [too_deep(name)] if _depth_exceeds(value, MAX_DEPTH) else []
+
+
+def metadata_encoded(metadata: dict[str, Any]) -> bytes | FieldError:
+    """The metadata as stored (JSON), or why it is refused (docs/INGESTION.md
+    "Limits"): too large, or nested too deep."""
+    encoded = msgspec.json.encode(metadata)
+    if len(encoded) > METADATA_MAX_BYTES:
+        return FieldError(
+            "metadata",
+            "too_large",
+            f"metadata is {len(encoded)} bytes as JSON; at most {METADATA_MAX_BYTES}",
+        )
+    # Each level of nesting takes a bracket: most metadata skips the walk.
+    if encoded.count(b"{") + encoded.count(b"[") > MAX_DEPTH and _depth_exceeds(
+        metadata, MAX_DEPTH
+    ):
+        return too_deep("metadata")
+    return encoded
 
 
 def amount_errors(name: str, value: Decimal | None, *, places: int = 10) -> list[FieldError]:

@@ -127,7 +127,7 @@ class CallIngestView(APIView):
                     calls.order_by("occurred_at", "id"), list(CALL_CSV_COLUMNS.values())
                 ),
             )
-        rows, next_url = keyset_page(request, calls)
+        rows, next_url = keyset_page(request, calls, json_field="metadata")
         return page_response(CallSerializer, rows, next_url, contract=contract)
 
 
@@ -142,7 +142,11 @@ class OutcomeIngestView(APIView):
     )
     def post(self, request: Request, code: str) -> Response:
         contract = contract_get_for_ingest(principal=request.auth, code=code)
-        report = outcomes_record(contract=contract, batch=_decode(request, OutcomeIn))
+        report = outcomes_record(
+            contract=contract,
+            batch=_decode(request, OutcomeIn),
+            sources=request.auth.outcome_sources,
+        )
         return Response(report.as_dict())
 
     @extend_schema(
@@ -180,7 +184,7 @@ class OutcomeIngestView(APIView):
                     list(OUTCOME_CSV_COLUMNS.values()),
                 ),
             )
-        rows, next_url = keyset_page(request, outcomes)
+        rows, next_url = keyset_page(request, outcomes, json_field="metadata")
         return page_response(OutcomeSerializer, rows, next_url)
 
 

@@ -17,14 +17,18 @@ from ledger import selectors, services
 from ledger.models import OutcomeStatus
 from ledger.serializers import OutcomeSerializer
 
+# docs/INGESTION.md "Limits": a reason is read back with every outcome it
+# is an event of, so it is bounded like metadata.
+REASON_MAX_LENGTH = 2000
+
 
 class DisputeInSerializer(serializers.Serializer):
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 class DecisionInSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=[OutcomeStatus.ACCEPTED, OutcomeStatus.REJECTED])
-    reason = serializers.CharField()
+    reason = serializers.CharField(max_length=REASON_MAX_LENGTH)
 
 
 def _contract_for(principal: Principal, code: str, roles: tuple[str, ...]) -> Contract:
@@ -42,7 +46,19 @@ def _outcome_response(contract: Contract, external_id: str) -> Response:
     return Response(OutcomeSerializer(outcome).data)
 
 
+def _outcome_read(request: Request, code: str, external_id: str) -> Response:
+    contract = contract_get(principal=request.auth, code=code)
+    outcome = selectors.outcome_get(contract=contract, external_id=external_id)
+    return Response(OutcomeSerializer(outcome).data)
+
+
 class OutcomeDisputeView(APIView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, code: str, external_id: str) -> Response:
+        """The detail of the outcome whose id ends in "/disputes": this URL
+        matches first (config/urls.py), and an id may end so."""
+        return _outcome_read(request, code, f"{external_id}/disputes")
+
     @extend_schema(
         operation_id="outcomes_dispute",
         request=DisputeInSerializer,
@@ -64,6 +80,11 @@ class OutcomeDisputeView(APIView):
 
 
 class OutcomeDecisionView(APIView):
+    @extend_schema(exclude=True)
+    def get(self, request: Request, code: str, external_id: str) -> Response:
+        """The detail of the outcome whose id ends in "/decision"."""
+        return _outcome_read(request, code, f"{external_id}/decision")
+
     @extend_schema(
         operation_id="outcomes_decide",
         request=DecisionInSerializer,

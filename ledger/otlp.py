@@ -8,6 +8,7 @@ plain span view, then each span with ``gen_ai.*`` usage becomes a CallIn:
 id. docs/OTLP.md lists every attribute read, current and deprecated names.
 """
 
+import re
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,7 +19,7 @@ from django.conf import settings
 from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from core.batch import DecodedBatch, FieldError, Rejection, check_size
+from core.batch import DecodedBatch, FieldError, Rejection, check_size, field_error
 from core.errors import BatchTooLarge, InvalidInput
 from ledger.records import CallIn
 
@@ -57,7 +58,16 @@ class Span:
 
 
 def _value_from_proto(value) -> Any:
+    """A plain Python value: an array or a key-value list becomes a list or
+    a dict (not a protobuf message), so that a field given one where a
+    string is expected is rejected by the record's schema like any value."""
     kind = value.WhichOneof("value")
+    if kind == "array_value":
+        return [_value_from_proto(v) for v in value.array_value.values]
+    if kind == "kvlist_value":
+        return {kv.key: _value_from_proto(kv.value) for kv in value.kvlist_value.values}
+    if kind == "bytes_value":
+        return value.bytes_value.hex()
     return None if kind is None else getattr(value, kind)
 
 
@@ -94,6 +104,10 @@ def _value_from_json(value: dict) -> Any:
             return value[kind]
     if "intValue" in value:
         return int(value["intValue"])
+    if "arrayValue" in value:
+        return [_value_from_json(v) for v in value["arrayValue"].get("values", [])]
+    if "kvlistValue" in value:
+        return _attributes_from_json(value["kvlistValue"].get("values", []))
     return None
 
 
@@ -125,8 +139,14 @@ def _spans_from_json(body: bytes) -> list[Span]:
                         )
                     )
         return spans
+    except msgspec.ValidationError as exc:
+        raise InvalidInput(
+            f"the body holds a number out of range: {exc}", code="out_of_range"
+        ) from exc
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+    except RecursionError as exc:
+        raise InvalidInput("the body is nested too deep to read", code="too_deep") from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(
             f"the body is not an OTLP/JSON traces request: {exc!r}", code="malformed"
@@ -159,10 +179,15 @@ def _first(attributes: dict[str, Any], names: tuple[str, ...]) -> Any:
     return next((attributes[n] for n in names if attributes.get(n) is not None), None)
 
 
-def _instant(unix_nano: int) -> datetime:
-    """Exact to the microsecond (a float of nanoseconds is not)."""
+def _instant(unix_nano: int) -> datetime | None:
+    """Exact to the microsecond (a float of nanoseconds is not), truncated
+    below it; None when the instant lies outside the calendar (years 1 to
+    9999)."""
     seconds, nanos = divmod(unix_nano, 1_000_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=nanos // 1000)
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC) + timedelta(microseconds=nanos // 1000)
+    except (OverflowError, ValueError, OSError):
+        return None
 
 
 def _call_from_span(span: Span) -> dict[str, Any] | None:
@@ -174,9 +199,10 @@ def _call_from_span(span: Span) -> dict[str, Any] | None:
         return None
     tier = _first(a, SERVICE_TIER)
     policy_version = a.get("outcome_ledger.policy_version")
+    started = _instant(span.start_ns)
     raw = {
         "external_id": span.span_id,
-        "occurred_at": _instant(span.start_ns).isoformat(),
+        "occurred_at": None if started is None else started.isoformat(),
         "model": _first(a, MODEL),
         "task_type": a.get("outcome_ledger.task_type") or a.get("gen_ai.operation.name"),
         "task_ref": a.get("outcome_ledger.task_ref") or span.trace_id,
@@ -185,7 +211,7 @@ def _call_from_span(span: Span) -> dict[str, Any] | None:
         "cache_read_tokens": _first(a, CACHE_READ) or 0,
         "cache_write_tokens": _first(a, CACHE_WRITE) or 0,
         "reasoning_tokens": _first(a, REASONING) or 0,
-        "service_tier": tier if tier in SERVICE_TIERS else "standard",
+        "service_tier": tier if isinstance(tier, str) and tier in SERVICE_TIERS else "standard",
         "latency_ms": max(0, (span.end_ns - span.start_ns) // 1_000_000) if span.end_ns else None,
         "success": not span.failed,
         "policy_version": policy_version,
@@ -196,6 +222,16 @@ def _call_from_span(span: Span) -> dict[str, Any] | None:
         },
     }
     return raw
+
+
+_FIELD_PATH = re.compile(r" - at `\$\.(\w+)")
+
+
+def _span_error(exc: msgspec.ValidationError) -> FieldError:
+    """The field a span's value failed, with the code an ingested record
+    would get (e.g. an array attribute where the record has a string)."""
+    path = _FIELD_PATH.search(str(exc))
+    return field_error(path.group(1) if path else "", exc)
 
 
 def spans_to_calls(spans: list[Span]) -> DecodedBatch[CallIn]:
@@ -214,13 +250,19 @@ def spans_to_calls(spans: list[Span]) -> DecodedBatch[CallIn]:
             )
             if not raw[field]
         ]
+        if raw["occurred_at"] is None:
+            missing.append(
+                FieldError(
+                    "occurred_at",
+                    "out_of_range",
+                    f"startTimeUnixNano {span.start_ns} lies outside the years 1 to 9999",
+                )
+            )
         if missing:
             batch.rejected.append(Rejection(index, raw["external_id"], missing))
             continue
         try:
             batch.records.append((index, msgspec.convert(raw, CallIn)))
         except msgspec.ValidationError as exc:
-            batch.rejected.append(
-                Rejection(index, raw["external_id"], [FieldError("", "invalid", str(exc))])
-            )
+            batch.rejected.append(Rejection(index, raw["external_id"], [_span_error(exc)]))
     return batch

@@ -8,13 +8,53 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-# No control characters: an external id is one field of a digest line
-# (API.md "Digest"), where a tab or newline would make the text ambiguous.
+# DESIGN.md "Trust between the parties": no control (Cc, U+0085 included),
+# format (Cf: zero-width, bidi, U+FEFF) or line/paragraph separator (Zl, Zp)
+# characters, which would make two ids look alike in an audit view, and no
+# tab or newline in a digest line (API.md "Digest"). The ranges are those
+# categories in the Unicode database of Python 3.11 (a test recomputes them).
+INVISIBLE_RANGES = (
+    (0x0000, 0x001F),
+    (0x007F, 0x009F),
+    (0x00AD, 0x00AD),
+    (0x0600, 0x0605),
+    (0x061C, 0x061C),
+    (0x06DD, 0x06DD),
+    (0x070F, 0x070F),
+    (0x0890, 0x0891),
+    (0x08E2, 0x08E2),
+    (0x180E, 0x180E),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x2066, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0x110BD, 0x110BD),
+    (0x110CD, 0x110CD),
+    (0x13430, 0x13438),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+
+
+def _escape(code_point: int) -> str:
+    return f"\\u{code_point:04x}" if code_point <= 0xFFFF else f"\\U{code_point:08x}"
+
+
+_INVISIBLE_CLASS = "".join(
+    _escape(a) if a == b else f"{_escape(a)}-{_escape(b)}" for a, b in INVISIBLE_RANGES
+)
+VISIBLE_TEXT = f"^[^{_INVISIBLE_CLASS}]*$"
+ID_MAX_LENGTH = 200
+
 ExternalId = Annotated[
-    str, msgspec.Meta(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
+    str, msgspec.Meta(min_length=1, max_length=ID_MAX_LENGTH, pattern=VISIBLE_TEXT)
 ]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
-Ref = Annotated[str, msgspec.Meta(max_length=200)]
+Ref = Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH, pattern=VISIBLE_TEXT)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Tokens = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
 ServiceTierName = Literal["standard", "batch", "flex", "priority"]

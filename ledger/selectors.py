@@ -1,6 +1,7 @@
 """Reads of the ledger. Every query filters by contract (DESIGN.md "Scale")."""
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -81,6 +82,9 @@ def outcome_list(
 
 
 def outcome_get(*, contract: Contract, external_id: str) -> Outcome:
+    # Stored ids are NFC (DESIGN.md "Trust between the parties"): an NFD
+    # spelling in a URL names the same outcome.
+    external_id = unicodedata.normalize("NFC", external_id)
     outcome = outcome_list(contract=contract).filter(external_id=external_id).first()
     if outcome is None:
         raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")

@@ -2,19 +2,22 @@
 "Outcome", "Ingestion rules")."""
 
 import hashlib
+import unicodedata
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
+from django.utils import timezone
 
 from billing.models import Contract
 from billing.selectors import contract_schedules
-from core.batch import DecodedBatch, FieldError, Rejection, amount_errors
+from core.batch import DecodedBatch, FieldError, Rejection, amount_errors, metadata_encoded
 from core.errors import Conflict, InvalidInput, NotFound
 from core.money import (
     AMOUNT_LIMIT,
@@ -28,7 +31,7 @@ from core.money import (
 )
 from ledger.bulk import store_new
 from ledger.models import ContractModelUsed, DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
-from ledger.records import CallIn, OutcomeIn
+from ledger.records import ID_MAX_LENGTH, CallIn, OutcomeIn
 from ledger.selectors import models_used
 from routing.models import Tier
 from routing.pricing import PriceRow, call_cost_units
@@ -151,15 +154,41 @@ TIME_OUT_OF_RANGE = FieldError(
 AMOUNT_TOO_LARGE = "an amount of this record would reach 10^20, more than the ledger holds"
 
 
-def _placed(occurred_at: datetime, contract: Contract) -> tuple[datetime, date] | FieldError:
+# DESIGN.md "Trust between the parties": no record before this instant (no
+# LLM call or outcome of this ledger is older; a typo such as year 0202 is).
+EARLIEST_TIME = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def latest_time() -> datetime:
+    """The latest ``occurred_at`` ingestion accepts now: a record more than
+    MAX_CLOCK_SKEW in the future is refused (DESIGN.md "Trust between the
+    parties")."""
+    return timezone.now() + settings.MAX_CLOCK_SKEW
+
+
+def _placed(
+    occurred_at: datetime, contract: Contract, latest: datetime
+) -> tuple[datetime, date] | FieldError:
     """The instant in UTC and the contract-local day it falls on, or why the
     record cannot be placed: an offset that pushes a time at the edge of the
-    calendar out of Python's range, or a day outside the contract's life,
-    which no period (and so no statement) would ever count."""
+    calendar out of Python's range, a time before EARLIEST_TIME or after
+    ``latest``, or a day outside the contract's life, which no period (and so
+    no statement) would ever count."""
     try:
         placed = occurred_at.astimezone(UTC), occurred_at.astimezone(contract.tz).date()
     except OverflowError:
         return TIME_OUT_OF_RANGE
+    if placed[0] > latest:
+        return FieldError(
+            "occurred_at",
+            "in_future",
+            f"occurred_at is more than {settings.MAX_CLOCK_SKEW} ahead of the ledger's clock "
+            f"({latest.isoformat()})",
+        )
+    if placed[0] < EARLIEST_TIME:
+        return FieldError(
+            "occurred_at", "too_early", f"occurred_at is before {EARLIEST_TIME.isoformat()}"
+        )
     day = placed[1]
     if day < contract.starts_on or (contract.ends_on is not None and day > contract.ends_on):
         return FieldError(
@@ -292,10 +321,15 @@ def calls_ingest(
         route_ids={r.route_id for _, r in batch.records if r.route_id is not None},
     )
 
+    latest = latest_time()
+
     def prepare(record: CallIn, errors: list[FieldError]) -> _Prepared | None:
-        placed = _placed(record.occurred_at, contract)
+        placed = _placed(record.occurred_at, contract, latest)
         if isinstance(placed, FieldError):
             errors.append(placed)
+        metadata = metadata_encoded(record.metadata)
+        if isinstance(metadata, FieldError):
+            errors.append(metadata)
         errors += _token_errors(record)
         errors += amount_errors("reported_cost_usd", record.reported_cost_usd)
         model = book.resolve(record.model)
@@ -351,7 +385,6 @@ def calls_ingest(
             errors.append(FieldError("reported_cost_usd", "out_of_range", AMOUNT_TOO_LARGE))
             return None
         occurred_utc, day = placed
-        metadata = msgspec.json.encode(record.metadata).decode()
         fingerprint = _fingerprint(
             [
                 record.external_id,
@@ -402,7 +435,7 @@ def calls_ingest(
             record.success,
             record.policy_version,
             record.route_id,
-            metadata,
+            metadata.decode(),
             fingerprint,
         )
         return _Prepared(row, fingerprint, day, charge)
@@ -418,21 +451,40 @@ def calls_ingest(
     )
 
 
+OUTCOME_SOURCES = ("vendor", "customer")
+
+
 def outcomes_ingest(
     *,
     contract: Contract,
     batch: DecodedBatch[OutcomeIn],
     on_stored: Callable[[dict[date, Decimal]], None] | None = None,
+    sources: Collection[str] = OUTCOME_SOURCES,
 ) -> IngestReport:
     """Value and store a batch of outcomes; every record is judged on its own.
     ``on_stored`` gets the outcome fees of the outcomes inserted, per local
-    day, as calls_ingest gives their charges."""
+    day, as calls_ingest gives their charges. ``sources``: the ``source``
+    values the caller may record (DESIGN.md "Trust between the parties": a
+    vendor records vendor outcomes only)."""
     schedules = contract_schedules(contract=contract)
+    latest = latest_time()
 
     def prepare(record: OutcomeIn, errors: list[FieldError]) -> _Prepared | None:
-        placed = _placed(record.occurred_at, contract)
+        placed = _placed(record.occurred_at, contract, latest)
         if isinstance(placed, FieldError):
             errors.append(placed)
+        if record.source not in sources:
+            errors.append(
+                FieldError(
+                    "source",
+                    "source_not_allowed",
+                    f"this key may record outcomes with source {' or '.join(sorted(sources))} "
+                    f"only, not '{record.source}'",
+                )
+            )
+        metadata = metadata_encoded(record.metadata)
+        if isinstance(metadata, FieldError):
+            errors.append(metadata)
         errors += amount_errors("quantity", record.quantity)
         unit_value = schedules.unit_value(record.kind, record.task_type)
         if unit_value is None:
@@ -478,7 +530,7 @@ def outcomes_ingest(
             unit_fee,
             fee,
             record.source,
-            msgspec.json.encode(record.metadata).decode(),
+            metadata.decode(),
             fingerprint,
         )
         return _Prepared(row, fingerprint, day, to_units(fee))
@@ -508,6 +560,25 @@ def _conflict(index: int, external_id: str, where: str) -> Rejection:
     )
 
 
+def _nfc(record: CallIn | OutcomeIn, errors: list[FieldError]) -> CallIn | OutcomeIn:
+    """The record with ``external_id`` and ``task_ref`` in NFC (DESIGN.md
+    "Trust between the parties"): the NFD and NFC spellings of one id are one
+    record. ASCII, nearly every id, is answered by a quick check."""
+    external_id, task_ref = record.external_id, record.task_ref
+    if unicodedata.is_normalized("NFC", external_id) and (
+        task_ref is None or unicodedata.is_normalized("NFC", task_ref)
+    ):
+        return record
+    external_id = unicodedata.normalize("NFC", external_id)
+    task_ref = None if task_ref is None else unicodedata.normalize("NFC", task_ref)
+    errors.extend(
+        FieldError(name, "invalid_length", f"{name} is longer than {ID_MAX_LENGTH} in NFC")
+        for name, value in (("external_id", external_id), ("task_ref", task_ref))
+        if value is not None and len(value) > ID_MAX_LENGTH
+    )
+    return msgspec.structs.replace(record, external_id=external_id, task_ref=task_ref)
+
+
 def _ingest(
     *,
     contract: Contract,
@@ -527,7 +598,8 @@ def _ingest(
     with exact_context():
         for index, record in batch.records:
             errors: list[FieldError] = []
-            prepared = prepare(record, errors)
+            record = _nfc(record, errors)
+            prepared = None if errors else prepare(record, errors)
             if prepared is None:
                 report.rejected.append(Rejection(index, record.external_id, errors))
             elif record.external_id in firsts:
@@ -586,6 +658,7 @@ def outcome_status_change(
     application's role does not have: docs/DATABASE.md)."""
     if not reason.strip():
         raise InvalidInput("a reason is required", code="reason_required")
+    external_id = unicodedata.normalize("NFC", external_id)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(

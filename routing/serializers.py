@@ -38,7 +38,12 @@ class AwareDateTimeField(serializers.DateTimeField):
     default_error_messages = {"naive": "give the time with an offset (Z or +hh:mm)"}
 
     def to_internal_value(self, value):
-        parsed = parse_datetime(value) if isinstance(value, str) else None
+        try:
+            parsed = parse_datetime(value) if isinstance(value, str) else None
+        except ValueError:
+            # Well-formed but not a time ("12:99:00"): Django raises instead
+            # of answering None.
+            self.fail("invalid", format="RFC 3339 with an offset")
         if parsed is not None and timezone.is_naive(parsed):
             self.fail("naive")
         return super().to_internal_value(value)
@@ -76,7 +81,10 @@ class PriceInSerializer(serializers.Serializer):
     cache_write = _optional_amount()
     cache_write_1h = _optional_amount()
     per_request = _amount(required=False, default=Decimal(0))
-    long_context_threshold = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # A bigint column.
+    long_context_threshold = serializers.IntegerField(
+        max_value=2**63 - 1, required=False, allow_null=True, default=None
+    )
     long_context = LongContextInSerializer(required=False, allow_null=True, default=None)
 
 
