@@ -3,7 +3,7 @@ completion as a call, the batching sender behind it, and a router that picks
 models from the ledger's routing weights (docs/LITELLM.md).
 
 Only the standard library is needed; ``OutcomeLedgerLogger`` needs litellm
-(``pip install 'outcome-ledger[litellm]'``) and is imported on first use.
+(``pip install 'outcome-ledger-client[litellm]'``) and is imported on first use.
 """
 
 from outcome_ledger_client.router import LedgerRouter, Route
