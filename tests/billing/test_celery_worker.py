@@ -30,8 +30,9 @@ from tests.billing.settlement_reference import (
     contract_create,
     ingest,
 )
+from tests.conftest import CELERY_TEST_BROKER_URL as BROKER_URL
 
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+pytestmark = pytest.mark.needs("redis")
 SETTLED_WITHIN_S = 60
 
 
