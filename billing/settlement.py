@@ -19,7 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Sum
 
 from billing.models import Contract, Statement, StatementKind
-from billing.periods import ContractPeriod, period_of, periods_due
+from billing.periods import ContractPeriod, period_label, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
@@ -288,11 +288,28 @@ class SettlementReport:
     adjusted: list[Statement]
 
     def numbers(self) -> dict[str, list[int]]:
-        """The statement numbers issued (what the Celery tasks return)."""
+        """The statement numbers issued (what the one-contract task returns)."""
         return {
             "settled": [s.number for s in self.settled],
             "adjusted": [s.number for s in self.adjusted],
         }
+
+    def lines(self) -> list[str]:
+        """One line per statement issued, as a person reads it (what the
+        nightly step returns): ``acme-agent-2026: 2026-10 settled as #1``,
+        ``acme-agent-2026: 2026-10 adjusted as #2 (adjusts #1)``."""
+        issued = sorted(
+            self.settled + self.adjusted, key=lambda s: (s.contract.code, s.period_start, s.number)
+        )
+        return [
+            f"{s.contract.code}: {period_label(s.contract, s.period_start)} "
+            + (
+                f"adjusted as #{s.number} (adjusts #{s.adjusts.number})"
+                if s.kind == StatementKind.ADJUSTMENT
+                else f"settled as #{s.number}"
+            )
+            for s in issued
+        ]
 
 
 @contextmanager

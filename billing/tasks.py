@@ -5,8 +5,8 @@ from core.tasks import retried_task
 
 
 @retried_task("billing.settlements_run")
-def settlements_run(as_of: str) -> dict:
-    return settlement.settlements_run(as_of=datetime.fromisoformat(as_of)).numbers()
+def settlements_run(as_of: str) -> list[str]:
+    return settlement.settlements_run(as_of=datetime.fromisoformat(as_of)).lines()
 
 
 @retried_task("billing.contract_settle")
