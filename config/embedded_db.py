@@ -25,7 +25,7 @@ def _runtime_dir_ensure(data_dir: Path) -> None:
     if os.environ.get("XDG_RUNTIME_DIR"):
         return
     # A runtime directory is private to its user (0700), as platformdirs checks.
-    runtime_dir = data_dir.with_name(f"{data_dir.name}-run")
+    runtime_dir = data_dir.absolute().with_name(f"{data_dir.name}-run")
     for directory in (runtime_dir, runtime_dir / "python_PostgresServer"):
         directory.mkdir(mode=0o700, exist_ok=True)
         directory.chmod(0o700)
