@@ -362,7 +362,7 @@ def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
         # Marks of periods not due yet stay: an as_of earlier than a previous
         # run's must not lose a settled period's pending re-settlement.
         handled = [m.id for m in marks if any(p.contains(m.day) for p in due)]
-        DirtyDay.objects.filter(id__in=handled).delete()
+        DirtyDay.objects.filter(contract=contract, id__in=handled).delete()
     return SettlementReport(settled=settled, adjusted=adjusted)
 
 

@@ -124,7 +124,9 @@ def rollups_refresh() -> RollupReport:
                 continue
             days = sorted({day for _, day in marks})
             days_rollup(contract=contract, days=days)
-            DirtyDay.objects.filter(id__in=[mark_id for mark_id, _ in marks]).update(rolled_up=True)
+            DirtyDay.objects.filter(
+                contract=contract, id__in=[mark_id for mark_id, _ in marks]
+            ).update(rolled_up=True)
         contracts += 1
         total_days += len(days)
     return RollupReport(contracts=contracts, days=total_days)

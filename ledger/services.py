@@ -487,7 +487,9 @@ def outcome_status_change(
         )
         if outcome is None:
             raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")
-        last = outcome.events.order_by("-seq").first()
+        last = (
+            OutcomeEvent.objects.filter(contract=contract, outcome=outcome).order_by("-seq").first()
+        )
         current = last.to_status if last else OutcomeStatus.ACCEPTED
         if to_status not in ALLOWED_CHANGES[current]:
             raise Conflict(
