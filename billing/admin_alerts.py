@@ -5,7 +5,7 @@ delivered by the delivery task, never edited by hand."""
 from django.contrib import admin
 
 from billing.models import SpendAlert
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, money_column
 
 
 @admin.register(SpendAlert)
@@ -15,8 +15,8 @@ class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "window",
         "window_start",
         "threshold_percent",
-        "limit_amount",
-        "charges",
+        "limit_shown",
+        "charges_shown",
         "created_at",
         "delivered_at",
         "attempts",
@@ -26,3 +26,6 @@ class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["contract"]
     search_fields = ["contract__code"]
     date_hierarchy = "created_at"
+
+    limit_shown = money_column("limit_amount", "limit", currency="contract.currency")
+    charges_shown = money_column("charges", "charges", currency="contract.currency")
