@@ -227,6 +227,8 @@ class CallRollup(models.Model):
     output_tokens = models.BigIntegerField()
     cache_read_tokens = models.BigIntegerField()
     cache_write_tokens = models.BigIntegerField()
+    # The part of cache_write_tokens written for one hour (DESIGN.md "Call").
+    cache_write_1h_tokens = models.BigIntegerField(default=0)
     reasoning_tokens = models.BigIntegerField()
     cost_usd = models.DecimalField(**AMOUNT)
     charge = models.DecimalField(**AMOUNT)

@@ -2,11 +2,22 @@
 money to the currency's places in lists (every place on the detail page),
 the printable page one click from the list, model pickers that search."""
 
+import io
 import re
+from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 
 from ledger.models import Call
+from ledger.records import CallIn
+from tests.billing.settlement_reference import (
+    CATALOG,
+    Terms,
+    catalog_create,
+    contract_create,
+    ingest,
+)
 from tests.billing.test_statement_html import november  # noqa: F401 - the settled contract
 
 
@@ -74,3 +85,33 @@ def test_the_contract_form_picks_models_by_searching(site, contract):
     picker = re.search(r'<select name="routing_models"[^>]*>', html).group(0)
     assert 'class="admin-autocomplete' in picker
     assert 'data-ajax--url="/admin/autocomplete/"' in picker
+
+
+def test_statement_lines_count_one_hour_cache_writes(site, db):
+    catalog_create(CATALOG)
+    contract = contract_create(Terms(), code="cached")
+    ingest(
+        contract,
+        calls=[
+            CallIn(
+                external_id="c-1",
+                occurred_at=datetime(2026, 1, 20, tzinfo=UTC),
+                model="gpt-4o-mini",
+                task_type="triage",
+                input_tokens=2000,
+                output_tokens=100,
+                cache_write_tokens=500,
+                cache_write_1h_tokens=300,
+            )
+        ],
+    )
+    call_command("nightly", as_of="2026-02-08T00:00:00Z", stdout=io.StringIO())
+    statement = contract.statements.get()
+
+    page = site.get(f"/admin/billing/statement/{statement.pk}/page/").content.decode()
+
+    assert [
+        (line["cache_write_tokens"], line["cache_write_1h_tokens"]) for line in statement.lines
+    ] == [(500, 300)]
+    assert "<th>Cache write</th><th>of which 1 h</th>" in page
+    assert '<td class="amount">500</td><td class="amount">300</td>' in page
