@@ -23,6 +23,7 @@ from billing.models import (
     SpendLimit,
     ValueScheduleRow,
 )
+from core.admin import money_column
 
 # The library registers its own key model; this project's keys are ApiKey.
 admin.site.unregister(APIKey)
@@ -150,17 +151,20 @@ class ContractAdmin(admin.ModelAdmin):
         "starts_on",
         "ends_on",
         "guarantee_multiple",
-        "payout_cap",
+        "payout_cap_shown",
     ]
     list_filter = ["period", "currency", "vendor", "customer"]
     list_select_related = ["vendor", "customer"]
     search_fields = ["code", "vendor__slug", "customer__slug"]
     date_hierarchy = "starts_on"
-    filter_horizontal = ["routing_models"]
+    # Search-as-you-type over a catalog of thousands of models.
+    autocomplete_fields = ["routing_models", "baseline_model"]
     # A webhook typed without a scheme is meant to be https.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["webhook_secret_rotate"]
     readonly_fields = ["created_at", "drift_link"]
+
+    payout_cap_shown = money_column("payout_cap", "payout cap")
 
     def get_readonly_fields(self, request, obj=None):
         fields = super().get_readonly_fields(request, obj)

@@ -7,7 +7,7 @@ the nightly steps; neither is edited by hand."""
 from django.contrib import admin
 
 from billing.models import NightlyFailure, SpendAlert, WebhookEvent
-from core.admin import ReadOnlyAdminMixin
+from core.admin import ReadOnlyAdminMixin, money_column
 
 
 @admin.register(SpendAlert)
@@ -17,8 +17,8 @@ class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "window",
         "window_start",
         "threshold_percent",
-        "limit_amount",
-        "charges",
+        "limit_shown",
+        "charges_shown",
         "created_at",
         "delivered_at",
         "attempts",
@@ -28,6 +28,9 @@ class SpendAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["contract"]
     search_fields = ["contract__code"]
     date_hierarchy = "created_at"
+
+    limit_shown = money_column("limit_amount", "limit", currency="contract.currency")
+    charges_shown = money_column("charges", "charges", currency="contract.currency")
 
 
 @admin.register(WebhookEvent)

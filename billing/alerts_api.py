@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 from billing.alerts import spend_alert_list
 from billing.models import SpendAlert
 from billing.selectors import contract_get
-from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
+from core.api import ListQuery, keyset_page, page_response, paginated
 
 
 class SpendAlertSerializer(serializers.ModelSerializer):
@@ -33,15 +33,19 @@ class SpendAlertSerializer(serializers.ModelSerializer):
         ]
 
 
+ALERT_QUERY = ListQuery()
+
+
 class SpendAlertListView(APIView):
     @extend_schema(
         operation_id="alerts_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=ALERT_QUERY.parameters,
         responses=paginated(SpendAlertSerializer),
         summary="Spend alerts: one per (window, threshold) crossed",
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
+        ALERT_QUERY.read(request)
         alerts = spend_alert_list(contract=contract).select_related("contract")
         rows, next_url = keyset_page(request, alerts, field="created_at")
         return page_response(SpendAlertSerializer, rows, next_url)

@@ -18,7 +18,10 @@ from billing.serializers import (
     OrganizationCreateSerializer,
     OrganizationSerializer,
 )
-from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
+from core.api import ListQuery, keyset_page, page_response, paginated
+
+ORGANIZATION_QUERY = ListQuery()
+CONTRACT_QUERY = ListQuery()
 
 
 class AdminWritesMixin:
@@ -36,10 +39,11 @@ class OrganizationListView(APIView):
 
     @extend_schema(
         operation_id="organizations_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=ORGANIZATION_QUERY.parameters,
         responses=paginated(OrganizationSerializer),
     )
     def get(self, request: Request) -> Response:
+        ORGANIZATION_QUERY.read(request)
         # Admin only, so no scoping: every organization is within reach.
         rows, next_url = keyset_page(request, Organization.objects.all(), field="created_at")
         return page_response(OrganizationSerializer, rows, next_url)
@@ -59,10 +63,11 @@ class OrganizationListView(APIView):
 class ContractListView(AdminWritesMixin, APIView):
     @extend_schema(
         operation_id="contracts_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=CONTRACT_QUERY.parameters,
         responses=paginated(ContractSummarySerializer),
     )
     def get(self, request: Request) -> Response:
+        CONTRACT_QUERY.read(request)
         contracts = selectors.contract_list(principal=request.auth)
         rows, next_url = keyset_page(request, contracts, field="code")
         return page_response(ContractSummarySerializer, rows, next_url)

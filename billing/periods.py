@@ -35,6 +35,16 @@ def _add_months(day: date, months: int) -> date:
     return date(day.year + month0 // 12, month0 % 12 + 1, 1)
 
 
+def period_label(contract: Contract, start: date) -> str:
+    """How people name the period that starts on ``start``: ``2026-10``,
+    ``2026-Q4``, ``2026`` (a shorter first period keeps its calendar name)."""
+    if contract.period == Period.MONTH:
+        return f"{start:%Y-%m}"
+    if contract.period == Period.QUARTER:
+        return f"{start.year}-Q{(start.month - 1) // 3 + 1}"
+    return str(start.year)
+
+
 def period_of(contract: Contract, day: date) -> ContractPeriod:
     months = MONTHS_PER_PERIOD[contract.period]
     start = _calendar_start(day, months)

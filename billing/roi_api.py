@@ -2,7 +2,7 @@
 
 from decimal import ROUND_HALF_EVEN
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -10,9 +10,15 @@ from rest_framework.views import APIView
 
 from billing.roi import roi_live
 from billing.selectors import contract_get
-from core.api import TIME_RANGE_PARAMETERS, time_range
+from core.api import Filter, ListQuery, time_range
 from core.money import AMOUNT_PLACES
 from ledger.roi_selectors import GROUP_BYS
+
+ROI_QUERY = ListQuery(
+    filters=(Filter("group_by", choices=tuple(GROUP_BYS), default="day"),),
+    time_range=True,
+    page=False,
+)
 
 
 def _amount() -> serializers.DecimalField:
@@ -66,19 +72,17 @@ class RoiReportSerializer(serializers.Serializer):
 class RoiView(APIView):
     @extend_schema(
         operation_id="roi_retrieve",
-        parameters=[
-            *TIME_RANGE_PARAMETERS,
-            OpenApiParameter("group_by", str, enum=GROUP_BYS, default="day"),
-        ],
+        parameters=ROI_QUERY.parameters,
         responses=RoiReportSerializer,
         summary="Live cost, charges, value, ROI and savings per group",
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
+        given = ROI_QUERY.read(request)
         start, end = time_range(request)
         report = roi_live(
             contract=contract,
-            group_by=request.query_params.get("group_by", "day"),
+            group_by=given.get("group_by", "day"),
             start=start,
             end=end,
         )

@@ -23,7 +23,7 @@ from billing import webhooks
 from billing.intervals import value_interval
 from billing.models import Contract, RepriceCorrection, Statement, StatementKind
 from billing.nightly import StepFailures
-from billing.periods import ContractPeriod, period_of, periods_due
+from billing.periods import ContractPeriod, period_label, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
@@ -131,6 +131,7 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
             output_tokens=Sum("output_tokens"),
             cache_read_tokens=Sum("cache_read_tokens"),
             cache_write_tokens=Sum("cache_write_tokens"),
+            cache_write_1h_tokens=Sum("cache_write_1h_tokens"),
             reasoning_tokens=Sum("reasoning_tokens"),
             cost_usd=Sum("cost_usd"),
             charges=Sum("charge"),
@@ -148,6 +149,7 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
             "output_tokens": int(row["output_tokens"]),
             "cache_read_tokens": int(row["cache_read_tokens"]),
             "cache_write_tokens": int(row["cache_write_tokens"]),
+            "cache_write_1h_tokens": int(row["cache_write_1h_tokens"]),
             "reasoning_tokens": int(row["reasoning_tokens"]),
             "cost_usd": _s(row["cost_usd"]),
             "charges": _s(row["charges"]),
@@ -326,11 +328,28 @@ class SettlementReport:
     failures: StepFailures = field(default_factory=StepFailures)
 
     def numbers(self) -> dict[str, list[int]]:
-        """The statement numbers issued (what the Celery tasks return)."""
+        """The statement numbers issued (what the one-contract task returns)."""
         return {
             "settled": [s.number for s in self.settled],
             "adjusted": [s.number for s in self.adjusted],
         }
+
+    def lines(self) -> list[str]:
+        """One line per statement issued, as a person reads it (what the
+        nightly step returns): ``acme-agent-2026: 2026-10 settled as #1``,
+        ``acme-agent-2026: 2026-10 adjusted as #2 (adjusts #1)``."""
+        issued = sorted(
+            self.settled + self.adjusted, key=lambda s: (s.contract.code, s.period_start, s.number)
+        )
+        return [
+            f"{s.contract.code}: {period_label(s.contract, s.period_start)} "
+            + (
+                f"adjusted as #{s.number} (adjusts #{s.adjusts.number})"
+                if s.kind == StatementKind.ADJUSTMENT
+                else f"settled as #{s.number}"
+            )
+            for s in issued
+        ]
 
 
 @contextmanager
@@ -383,7 +402,7 @@ def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
         # Marks of periods not due yet stay: an as_of earlier than a previous
         # run's must not lose a settled period's pending re-settlement.
         handled = [m.id for m in marks if any(p.contains(m.day) for p in due)]
-        DirtyDay.objects.filter(id__in=handled).delete()
+        DirtyDay.objects.filter(contract=contract, id__in=handled).delete()
     return SettlementReport(settled=settled, adjusted=adjusted)
 
 

@@ -23,7 +23,7 @@ from billing import charts
 from billing.finance import drift_note, settled_periods_as_of
 from billing.models import Statement, StatementKind
 from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
-from core.api import keyset_page, page_response, paginated
+from core.api import ListQuery, keyset_page, page_response, paginated
 from core.csv_export import ExportNegotiation, csv_response, export_format
 from core.errors import Conflict
 from core.localtime import local_midnight_utc
@@ -165,12 +165,15 @@ def _statement_csv_row(contract_code: str, statement: Statement) -> list:
     ]
 
 
+STATEMENT_QUERY = ListQuery(formats=("csv",))
+
+
 class StatementListView(APIView):
     content_negotiation_class = ExportNegotiation
 
     @extend_schema(
         operation_id="statements_list",
-        parameters=[OpenApiParameter("format", str, enum=["json", "csv"])],
+        parameters=STATEMENT_QUERY.parameters,
         responses={
             (200, "application/json"): paginated(StatementSerializer),
             (200, "text/csv"): OpenApiResponse(
@@ -180,6 +183,7 @@ class StatementListView(APIView):
     )
     def get(self, request: Request, code: str):
         contract = contract_get(principal=request.auth, code=code)
+        STATEMENT_QUERY.read(request)
         statements = statement_list(contract=contract)
         if export_format(request, self.content_negotiation_class.formats) == "csv":
             return csv_response(

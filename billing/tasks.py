@@ -8,7 +8,7 @@ from core.tasks import retried_task
 @nightly_step("billing.settlements_run", "settlement")
 def settlements_run(as_of):
     report = settlement.settlements_run(as_of=as_of)
-    return report.numbers(), report.failures
+    return {"issued": report.lines()}, report.failures
 
 
 @retried_task("billing.contract_settle")

@@ -13,6 +13,16 @@ app.conf.imports = ("config.nightly",)
 
 
 @app.on_after_configure.connect
+def in_process_broker(sender, **kwargs):
+    # CELERY_BROKER_URL unset: tasks run in-process (task_always_eager), yet
+    # Celery still opens a producer for each; kombu's in-memory transport, at
+    # a named host, serves it without a server or a "No hostname was
+    # supplied" warning.
+    if not sender.conf.broker_url:
+        sender.conf.broker_url = "memory://localhost/"
+
+
+@app.on_after_configure.connect
 def schedule_nightly(sender, **kwargs):
     from celery.schedules import crontab
     from django.conf import settings

@@ -3,7 +3,10 @@
 Defaults serve a first run on one machine: an embedded PostgreSQL when
 ``DATABASE_URL`` is unset and Celery tasks run in-process when
 ``CELERY_BROKER_URL`` is unset. With ``DEBUG`` off, a real ``SECRET_KEY``
-is required and the server is HTTPS only.
+is required and the server is HTTPS only. Variables missing from the
+environment are read from ``.env`` at the project root (``ENV_FILE`` names
+another file): ``make`` writes one for local runs, with ``DEBUG=1`` and a
+random ``SECRET_KEY``.
 """
 
 from datetime import timedelta
@@ -18,7 +21,7 @@ from config.embedded_db import embedded_database_settings
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")
+environ.Env.read_env(env.str("ENV_FILE", default=str(BASE_DIR / ".env")))
 
 DEBUG = env.bool("DEBUG", default=False)
 INSECURE_DEV_KEY = "insecure-dev-key-do-not-use-in-production"

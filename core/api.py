@@ -3,6 +3,7 @@ pagination and query-parameter parsing (API.md "Conventions")."""
 
 import base64
 import math
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import msgspec
@@ -307,6 +308,110 @@ PAGE_PARAMETERS = [
     OpenApiParameter("limit", int, description=f"1 to {MAX_LIMIT}, default {DEFAULT_LIMIT}"),
     OpenApiParameter("cursor", str, description="the cursor of the previous page's next URL"),
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class Filter:
+    """A query parameter that filters a list. ``choices``: the only values it
+    takes (an enum), None for free text."""
+
+    name: str
+    choices: tuple[str, ...] | None = None
+    description: str = ""
+    default: str | None = None
+
+    def parameter(self) -> OpenApiParameter:
+        return OpenApiParameter(
+            self.name,
+            str,
+            enum=list(self.choices) if self.choices else None,
+            description=self.description,
+            default=self.default,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    """Every query parameter a list endpoint takes, declared once for both
+    the request check (``read``) and the OpenAPI schema (``parameters``).
+
+    A filter that cannot mean what the caller asked answers 400, naming what
+    is allowed, never an unfiltered or empty 200: a parameter the list does
+    not take (a typo), one given twice, a filter given empty, a value outside
+    a filter's choices. ``from``, ``to``, ``limit`` and ``cursor`` are
+    checked by ``time_range`` and ``keyset_page``; ``format`` (``formats``
+    besides json) by the view's export."""
+
+    filters: tuple[Filter, ...] = ()
+    time_range: bool = False
+    page: bool = True
+    formats: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> list[str]:
+        names = ["from", "to"] if self.time_range else []
+        names += [f.name for f in self.filters]
+        names += ["limit", "cursor"] if self.page else []
+        return names + (["format"] if self.formats else [])
+
+    @property
+    def parameters(self) -> list[OpenApiParameter]:
+        parameters = list(TIME_RANGE_PARAMETERS) if self.time_range else []
+        parameters += [f.parameter() for f in self.filters]
+        parameters += PAGE_PARAMETERS if self.page else []
+        if self.formats:
+            parameters.append(
+                OpenApiParameter(
+                    "format",
+                    str,
+                    enum=["json", *self.formats],
+                    description=f"{' or '.join(self.formats)}: every matching row, streamed",
+                )
+            )
+        return parameters
+
+    def read(self, request: Request) -> dict[str, str]:
+        """The filters given, by name, once every parameter is checked."""
+        params = request.query_params
+        allowed = self.names
+        unknown = sorted(set(params) - set(allowed))
+        if unknown:
+            raise InvalidInput(
+                f"unknown query parameter {', '.join(map(repr, unknown))}; this list takes "
+                f"{', '.join(allowed)}",
+                code="unknown_parameter",
+                details={"unknown": unknown, "allowed": allowed},
+            )
+        repeated = sorted(name for name in params if len(params.getlist(name)) > 1)
+        if repeated:
+            raise InvalidInput(
+                f"query parameter {', '.join(map(repr, repeated))} given more than once",
+                details={name: "given more than once" for name in repeated},
+            )
+        if self.formats:
+            check_choice("format", params.get("format"), ("json", *self.formats))
+        given = {}
+        for filter_ in self.filters:
+            value = params.get(filter_.name)
+            if value is None:
+                continue
+            if value == "":
+                raise InvalidInput(
+                    f"'{filter_.name}' is empty; leave it out to list every value"
+                    + (f", or give one of {', '.join(filter_.choices)}" if filter_.choices else ""),
+                    details={filter_.name: list(filter_.choices or ())},
+                )
+            check_choice(filter_.name, value, filter_.choices)
+            given[filter_.name] = value
+        return given
+
+
+def check_choice(name: str, value: str | None, choices: tuple[str, ...] | None) -> None:
+    if value is not None and choices is not None and value not in choices:
+        raise InvalidInput(
+            f"'{name}' must be one of {', '.join(choices)}, not {value!r}",
+            details={name: list(choices)},
+        )
 
 
 def paginated(serializer_class):

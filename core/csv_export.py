@@ -20,6 +20,8 @@ from django.http import StreamingHttpResponse
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 
+from core.api import check_choice
+
 CHUNK_SIZE = 2000
 
 
@@ -55,6 +57,8 @@ class ExportNegotiation(DefaultContentNegotiation):
     formats: tuple[str, ...] = ("csv",)
 
     def select_renderer(self, request, renderers, format_suffix=None):
+        # Refused here, before DRF would answer an unknown ?format= with 404.
+        check_choice("format", request.query_params.get("format"), ("json", *self.formats))
         if export_format(request, self.formats) is not None:
             return renderers[0], renderers[0].media_type
         return super().select_renderer(request, renderers, format_suffix)

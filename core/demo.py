@@ -81,17 +81,19 @@ class DemoResult:
     calls: int = 0
     outcomes: int = 0
     rejected: int = 0
+    # The customer's API key, issued (and shown) on the first run only.
     customer_key: str = ""
 
 
 def demo_seed(*, tasks: int = 21000, seed: int = 42) -> DemoResult:
     """Load the bundled price book, create the parties and the contract, and
-    ingest one month. Runs once: a second call finds the contract and only
-    issues a fresh customer key."""
+    ingest one month. Runs once: a second call finds the contract and
+    changes nothing (no new key either: keys are stored hashed, so the first
+    run's key cannot be shown again)."""
     prices_import(rows=bundled_rows().rows, source=BUNDLED_SOURCE)
     existing = Contract.objects.filter(code=CONTRACT_CODE).first()
     if existing is not None:
-        return DemoResult(existing, seeded=False, customer_key=_customer_key(existing))
+        return DemoResult(existing, seeded=False)
     with transaction.atomic():
         organization_create(slug="agentco", name="AgentCo (vendor)")
         organization_create(slug="acme", name="Acme Corp (customer)")

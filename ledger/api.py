@@ -4,25 +4,19 @@
 import msgspec
 from django.db.models import CharField, Value
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.metering import calls_record, outcomes_record
 from billing.selectors import contract_get, contract_get_for_ingest
-from core.api import (
-    PAGE_PARAMETERS,
-    TIME_RANGE_PARAMETERS,
-    keyset_page,
-    page_response,
-    paginated,
-    time_range,
-)
+from core.api import Filter, ListQuery, keyset_page, page_response, paginated, time_range
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import DomainError
 from ledger import selectors
+from ledger.models import OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
 from ledger.serializers import CallSerializer, IngestReportSerializer, OutcomeSerializer
 
@@ -34,8 +28,23 @@ CALL_CSV_COLUMNS = {name: name for name in CallSerializer.Meta.fields} | {
     "tier": "llm_model__tier",
 }
 OUTCOME_CSV_COLUMNS = {name: name for name in OutcomeSerializer.Meta.fields if name != "events"}
-FORMAT_PARAMETER = OpenApiParameter(
-    "format", str, enum=["json", "csv"], description="csv: every matching row, streamed"
+CALL_QUERY = ListQuery(
+    filters=(
+        Filter("model", description="canonical name or alias"),
+        Filter("task_type"),
+        Filter("task_ref"),
+    ),
+    time_range=True,
+    formats=("csv",),
+)
+OUTCOME_QUERY = ListQuery(
+    filters=(
+        Filter("kind"),
+        Filter("status", choices=tuple(OutcomeStatus.values)),
+        Filter("task_ref"),
+    ),
+    time_range=True,
+    formats=("csv",),
 )
 
 
@@ -94,29 +103,15 @@ class CallIngestView(APIView):
 
     @extend_schema(
         operation_id="calls_list",
-        parameters=[
-            *TIME_RANGE_PARAMETERS,
-            OpenApiParameter("model", str),
-            OpenApiParameter("task_type", str),
-            OpenApiParameter("task_ref", str),
-            *PAGE_PARAMETERS,
-            FORMAT_PARAMETER,
-        ],
+        parameters=CALL_QUERY.parameters,
         responses=_csv_schema(paginated(CallSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
+        given = CALL_QUERY.read(request)
         start, end = time_range(request)
-        params = request.query_params
         calls = selectors.call_list(
-            contract=contract,
-            filters=selectors.CallFilters(
-                start=start,
-                end=end,
-                model=params.get("model"),
-                task_type=params.get("task_type"),
-                task_ref=params.get("task_ref"),
-            ),
+            contract=contract, filters=selectors.CallFilters(start=start, end=end, **given)
         )
         if export_format(request, self.content_negotiation_class.formats) == "csv":
             calls = calls.annotate(currency=Value(contract.currency, output_field=CharField()))
@@ -151,29 +146,15 @@ class OutcomeIngestView(APIView):
 
     @extend_schema(
         operation_id="outcomes_list",
-        parameters=[
-            *TIME_RANGE_PARAMETERS,
-            OpenApiParameter("kind", str),
-            OpenApiParameter("status", str),
-            OpenApiParameter("task_ref", str),
-            *PAGE_PARAMETERS,
-            FORMAT_PARAMETER,
-        ],
+        parameters=OUTCOME_QUERY.parameters,
         responses=_csv_schema(paginated(OutcomeSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
         contract = contract_get(principal=request.auth, code=code)
+        given = OUTCOME_QUERY.read(request)
         start, end = time_range(request)
-        params = request.query_params
         outcomes = selectors.outcome_list(
-            contract=contract,
-            filters=selectors.OutcomeFilters(
-                start=start,
-                end=end,
-                kind=params.get("kind"),
-                status=params.get("status"),
-                task_ref=params.get("task_ref"),
-            ),
+            contract=contract, filters=selectors.OutcomeFilters(start=start, end=end, **given)
         )
         if export_format(request, self.content_negotiation_class.formats) == "csv":
             return csv_response(

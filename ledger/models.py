@@ -76,15 +76,15 @@ class Call(models.Model):
     service_tier = models.CharField(
         max_length=10, choices=ServiceTier.choices, default=ServiceTier.STANDARD
     )
-    reported_cost_usd = models.DecimalField(**AMOUNT, null=True, blank=True)
-    computed_cost_usd = models.DecimalField(**AMOUNT, null=True, blank=True)
-    cost_usd = models.DecimalField(**AMOUNT)
+    reported_cost_usd = models.DecimalField("reported cost (USD)", **AMOUNT, null=True, blank=True)
+    computed_cost_usd = models.DecimalField("computed cost (USD)", **AMOUNT, null=True, blank=True)
+    cost_usd = models.DecimalField("cost (USD)", **AMOUNT)
     # cost_usd x fx_rate x (1 + markup), in the contract currency.
     charge = models.DecimalField(**AMOUNT)
     # What the same tokens would have cost at the baseline model (DESIGN.md
     # "Routing savings"), fixed at ingestion like cost_usd.
-    baseline_cost_usd = models.DecimalField(**AMOUNT)
-    latency_ms = models.IntegerField(null=True, blank=True)
+    baseline_cost_usd = models.DecimalField("baseline cost (USD)", **AMOUNT)
+    latency_ms = models.IntegerField("latency (ms)", null=True, blank=True)
     success = models.BooleanField(default=True)
     policy_version = models.IntegerField(null=True, blank=True)
     # The routing decision that chose the model (DESIGN.md "Decisions are
@@ -240,6 +240,8 @@ class CallRollup(models.Model):
     output_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
     cache_read_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
     cache_write_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
+    # The part of cache_write_tokens written for one hour (DESIGN.md "Call").
+    cache_write_1h_tokens = models.DecimalField(**TOKEN_SUM_FIELD, default=0)
     reasoning_tokens = models.DecimalField(**TOKEN_SUM_FIELD)
     cost_usd = models.DecimalField(**SUM_FIELD)
     charge = models.DecimalField(**SUM_FIELD)

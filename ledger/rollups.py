@@ -23,8 +23,8 @@ logger = logging.getLogger(__name__)
 CALL_AGGREGATE = """
 SELECT (occurred_at AT TIME ZONE %(tz)s)::date, llm_model_id, task_type, service_tier,
        count(*), sum(input_tokens), sum(output_tokens), sum(cache_read_tokens),
-       sum(cache_write_tokens), sum(reasoning_tokens), sum(cost_usd), sum(charge),
-       sum(baseline_cost_usd)
+       sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(reasoning_tokens),
+       sum(cost_usd), sum(charge), sum(baseline_cost_usd)
   FROM ledger_call
  WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
  GROUP BY 1, 2, 3, 4
@@ -39,6 +39,7 @@ CALL_ROLLUP_COLUMNS = (
     "output_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
+    "cache_write_1h_tokens",
     "reasoning_tokens",
     "cost_usd",
     "charge",
@@ -122,7 +123,9 @@ def _contract_rollup(contract: Contract) -> int:
             return 0
         days = sorted({day for _, day in marks})
         days_rollup(contract=contract, days=days)
-        DirtyDay.objects.filter(id__in=[mark_id for mark_id, _ in marks]).update(rolled_up=True)
+        DirtyDay.objects.filter(contract=contract, id__in=[mark_id for mark_id, _ in marks]).update(
+            rolled_up=True
+        )
     return len(days)
 
 

@@ -7,12 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import connection, transaction
-from django.db.models import CharField, F, Func, QuerySet
+from django.db.models import CharField, F, Func, Prefetch, QuerySet
 from psycopg import sql
 
 from billing.models import Contract
 from core.errors import NotFound
-from ledger.models import Call, ContractModelUsed, Outcome
+from ledger.models import Call, ContractModelUsed, Outcome, OutcomeEvent
 from routing.selectors import models_named
 
 
@@ -69,7 +69,10 @@ def outcome_list(
     outcomes = (
         Outcome.objects.filter(contract=contract)
         .annotate(status=status_expression())
-        .prefetch_related("events")
+        # By contract too, not by outcome ids alone (docs/SCALE.md).
+        .prefetch_related(
+            Prefetch("events", queryset=OutcomeEvent.objects.filter(contract=contract))
+        )
     )
     outcomes = _in_range(outcomes, filters.start, filters.end)
     if filters.kind:

@@ -668,7 +668,9 @@ def outcome_status_change(
         outcome = Outcome.objects.filter(contract=contract, external_id=external_id).first()
         if outcome is None:
             raise NotFound(f"no outcome '{external_id}' in contract '{contract.code}'")
-        last = outcome.events.order_by("-seq").first()
+        last = (
+            OutcomeEvent.objects.filter(contract=contract, outcome=outcome).order_by("-seq").first()
+        )
         current = last.to_status if last else OutcomeStatus.ACCEPTED
         if to_status not in ALLOWED_CHANGES[current]:
             raise Conflict(

@@ -2,6 +2,8 @@
 compares the versions shown by what the calls they routed achieved
 (DESIGN.md "Routing feedback")."""
 
+import json
+
 from django.contrib import admin
 from django.utils.html import format_html_join
 
@@ -13,6 +15,7 @@ from routing.policy_selectors import EARLIEST, LATEST, NOTHING, realized_stats
 @admin.register(PolicyVersion)
 class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
+        "__str__",
         "contract",
         "version",
         "as_of",
@@ -23,8 +26,12 @@ class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     ]
     list_filter = ["contract"]
     list_select_related = ["contract"]
-    readonly_fields = ["weights_table", "guard", "model"]
+    readonly_fields = ["weights_table", "inputs_table", "guard", "model"]
     exclude = ["task_types", "default"]
+
+    def get_queryset(self, request):
+        # Each version is titled by its contract's code.
+        return super().get_queryset(request).select_related("contract")
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)
@@ -60,6 +67,19 @@ class PolicyVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def realized_value_per_dollar(self, policy):
         per_dollar = policy.realized.value_per_dollar
         return "-" if per_dollar is None else f"{per_dollar:.2f}"
+
+    @admin.display(description="inputs")
+    def inputs_table(self, policy):
+        """What each task type's weights were computed from, as stored."""
+        entries = [*sorted(policy.task_types.items()), ("(any other)", policy.default)]
+        return format_html_join(
+            "",
+            "<div><b>{}</b><pre>{}</pre></div>",
+            (
+                (tt, json.dumps(entry.get("inputs", {}), indent=2, sort_keys=True))
+                for tt, entry in entries
+            ),
+        )
 
     @admin.display(description="weights (a request without features)")
     def weights_table(self, policy):

@@ -9,14 +9,18 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.auth import IsAdmin
-from core.api import PAGE_PARAMETERS, keyset_page, page_response, paginated
+from core.api import Filter, ListQuery, keyset_page, page_response, paginated
 from routing import selectors, services
+from routing.models import Tier
 from routing.serializers import (
     LlmModelInSerializer,
     LlmModelSerializer,
     PriceInSerializer,
     PriceSerializer,
 )
+
+MODEL_QUERY = ListQuery(filters=(Filter("tier", choices=tuple(Tier.values)), Filter("provider")))
+PRICE_QUERY = ListQuery()
 
 
 class AdminWrites(APIView):
@@ -29,12 +33,13 @@ class AdminWrites(APIView):
 class ModelListView(AdminWrites):
     @extend_schema(
         operation_id="models_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=MODEL_QUERY.parameters,
         responses=paginated(LlmModelSerializer),
         summary="The model catalog (every role)",
     )
     def get(self, request: Request) -> Response:
-        rows, next_url = keyset_page(request, selectors.model_list(), field="name")
+        models = selectors.model_list(**MODEL_QUERY.read(request))
+        rows, next_url = keyset_page(request, models, field="name")
         return page_response(LlmModelSerializer, rows, next_url)
 
     @extend_schema(
@@ -54,12 +59,13 @@ class ModelListView(AdminWrites):
 class ModelPriceListView(AdminWrites):
     @extend_schema(
         operation_id="model_prices_list",
-        parameters=PAGE_PARAMETERS,
+        parameters=PRICE_QUERY.parameters,
         responses=paginated(PriceSerializer),
         summary="A model's effective-dated price rows, by name or alias (every role)",
     )
     def get(self, request: Request, name: str) -> Response:
         model = selectors.model_get(name=name)
+        PRICE_QUERY.read(request)
         prices = selectors.price_list(model=model).select_related("llm_model")
         rows, next_url = keyset_page(request, prices, field="effective_from")
         return page_response(PriceSerializer, rows, next_url)

@@ -179,4 +179,4 @@ class PolicyVersion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.contract_id} v{self.version} (as of {self.as_of:%Y-%m-%d %H:%M})"
+        return f"{self.contract.code} v{self.version} (as of {self.as_of:%Y-%m-%d %H:%M})"

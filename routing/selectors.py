@@ -129,10 +129,15 @@ def price_book_load(
     return book
 
 
-def model_list() -> QuerySet[LlmModel]:
-    return LlmModel.objects.prefetch_related(
+def model_list(*, tier: str | None = None, provider: str | None = None) -> QuerySet[LlmModel]:
+    models = LlmModel.objects.prefetch_related(
         Prefetch("aliases", queryset=ModelAlias.objects.order_by("alias"))
     )
+    if tier is not None:
+        models = models.filter(tier=tier)
+    if provider is not None:
+        models = models.filter(provider=provider)
+    return models
 
 
 def models_named(*, name: str) -> QuerySet[LlmModel]:

@@ -5,11 +5,22 @@ The test database is created and migrated as the owner role, and the tests
 run as the application's role, which owns nothing (core/db_roles.py,
 docs/DATABASE.md): DATABASE_URL's role when it differs from the owner's
 (MIGRATION_DATABASE_URL), else the role ``ledger_app``, made by the
-migration step."""
+migration step.
 
+A few tests need something beyond Python and PostgreSQL: they are marked
+``@pytest.mark.needs("chromium")`` or ``@pytest.mark.needs("redis")``. On a
+machine without it they are skipped, with the reason and the command that
+installs it; with ``REQUIRE_ALL_TESTS=1`` (CI, .ci/run) they fail instead,
+so CI never passes by skipping them."""
+
+import functools
+import os
+import shutil
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+import redis
 from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
@@ -72,6 +83,63 @@ def fixed_calendar(settings):
     clock moves on: the future-time rule is off here, except in the tests of
     that rule (tests/ledger/test_hostile_input.py), which set it back."""
     settings.MAX_CLOCK_SKEW = timedelta(days=365 * 100)
+
+
+# The Celery worker test's broker (tests/billing/test_celery_worker.py).
+CELERY_TEST_BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+
+
+def chromium_missing() -> str | None:
+    if shutil.which("chromium"):
+        return None
+    return (
+        "Chromium is not installed (no 'chromium' on PATH); "
+        "install it with: apt-get install chromium"
+    )
+
+
+def redis_missing() -> str | None:
+    try:
+        redis.Redis.from_url(CELERY_TEST_BROKER_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        return (
+            f"no Redis answers at CELERY_TEST_BROKER_URL={CELERY_TEST_BROKER_URL} ({error}); "
+            "install and start it with: "
+            "apt-get install redis-server && redis-server --daemonize yes"
+        )
+    return None
+
+
+# What a test may need, and how to tell it is missing (None when present).
+NEEDS: dict[str, Callable[[], str | None]] = {
+    "chromium": chromium_missing,
+    "redis": redis_missing,
+}
+
+
+@functools.cache
+def missing(need: str) -> str | None:
+    return NEEDS[need]()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        f"needs(name): the test needs one of {sorted(NEEDS)}; skipped without it "
+        "unless REQUIRE_ALL_TESTS=1",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    for marker in item.iter_markers("needs"):
+        (need,) = marker.args
+        reason = missing(need)
+        if reason is None:
+            continue
+        if os.environ.get("REQUIRE_ALL_TESTS") == "1":
+            pytest.fail(f"REQUIRE_ALL_TESTS=1 and {reason}", pytrace=False)
+        pytest.skip(reason)
 
 
 def client_for(secret: str) -> APIClient:

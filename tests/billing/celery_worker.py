@@ -13,8 +13,7 @@ from django.conf import settings
 from kombu import Exchange, Queue
 
 from config.celery import app
-
-BROKER_URL = os.environ.get("CELERY_TEST_BROKER_URL", "redis://127.0.0.1:6379/15")
+from tests.conftest import CELERY_TEST_BROKER_URL as BROKER_URL
 
 
 def worker_database_url() -> str:

@@ -366,6 +366,7 @@ def detail(catalog: Catalog, records: PeriodRecords) -> dict:
                 "output_tokens": 0,
                 "cache_read_tokens": 0,
                 "cache_write_tokens": 0,
+                "cache_write_1h_tokens": 0,
                 "reasoning_tokens": 0,
                 "cost_usd": ZERO,
                 "charges": ZERO,
@@ -378,6 +379,7 @@ def detail(catalog: Catalog, records: PeriodRecords) -> dict:
             "output_tokens",
             "cache_read_tokens",
             "cache_write_tokens",
+            "cache_write_1h_tokens",
             "reasoning_tokens",
         ):
             line[tokens] += getattr(c.record, tokens)

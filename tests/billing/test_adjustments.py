@@ -212,7 +212,7 @@ def test_a_second_run_with_nothing_new_issues_nothing(ledger):
     output = nightly(datetime(2026, 2, 10, tzinfo=UTC))
 
     assert Statement.objects.filter(contract=ledger.contract).count() == 2
-    assert "'settled': [], 'adjusted': []" in output
+    assert "settlement: no statement due" in output
 
 
 def test_every_journal_entry_and_the_whole_journal_sum_to_zero(ledger):

@@ -24,6 +24,7 @@ from tests.billing.settlement_reference import (
     ingest,
 )
 
+pytestmark = pytest.mark.needs("redis")
 SETTLED_WITHIN_S = 60
 
 

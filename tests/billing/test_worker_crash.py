@@ -44,7 +44,7 @@ HELD = 6  # the contract whose settlement the test holds back
 VISIBILITY_TIMEOUT_S = 3
 WITHIN_S = 60
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.needs("redis")]
 
 
 @pytest.fixture

@@ -391,7 +391,7 @@ def test_the_client_imports_without_litellm_and_says_how_to_get_the_logger():
         [sys.executable, "-c", blocked], capture_output=True, text=True, check=False
     )
     assert result.returncode == 1
-    assert "pip install 'outcome-ledger[litellm]'" in result.stderr
+    assert "pip install 'outcome-ledger-client[litellm]'" in result.stderr
 
 
 def router_for(base_url: str, secret: str, **options) -> LedgerRouter:

@@ -1,5 +1,6 @@
 """``manage.py demo`` (``make demo``): migrate, seed a realistic month, run
-the nightly chain, and print what it found."""
+the nightly chain, and print what it found. Every task runs in this process,
+whatever ``CELERY_BROKER_URL`` says: the demo needs no broker or worker."""
 
 from collections import defaultdict
 from decimal import Decimal
@@ -9,7 +10,9 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.table import Table
 
-from billing.models import Statement
+from billing.models import Statement, StatementKind
+from billing.selectors import statement_list
+from config.celery import app
 from config.nightly import nightly_chain
 from core.demo import demo_seed, demo_settle_as_of
 from routing.policy_selectors import policy_current
@@ -26,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument("--tasks", type=int, default=21000, help="tasks in the demo month")
 
     def handle(self, *args, tasks, **options):
+        app.conf.task_always_eager = True
         console = Console()
         call_command("migrate", verbosity=0)
         with console.status("Seeding a month of routed calls and outcomes..."):
@@ -44,21 +48,35 @@ class Command(BaseCommand):
             # The first night the demo month is due: it settles October and
             # learns routing weights from its last four weeks.
             nightly_chain(demo_settle_as_of()).apply().get()
-        statement = (
-            Statement.objects.filter(contract=contract, kind="settlement")
-            .order_by("period_start")
-            .first()
-        )
-        self._summary(console, contract, statement)
+        # The latest statement of each period: an adjustment, once a period
+        # was re-settled, else its settlement.
+        latest: dict = {}
+        for statement in statement_list(contract=contract).order_by("period_start", "number"):
+            latest[statement.period_start] = statement
+        if not latest:
+            console.print("No period is due for settlement yet.")
+        for statement in latest.values():
+            self._summary(console, statement)
         self._routing(console, contract)
+        number = max((s.number for s in latest.values()), default=1)
+        if result.customer_key:
+            key = result.customer_key
+            key_line = f"  customer API key (shown once, keep it): {key}\n"
+        else:
+            key = "<customer key>"
+            key_line = (
+                "  the customer API key was shown by the first run; another one:\n"
+                f"    .venv/bin/python manage.py apikey_create --org {contract.customer.slug} "
+                "--role customer\n"
+            )
         console.print(
             "\n[bold]Where to look next[/]\n"
             "  make serve, then http://127.0.0.1:8000/api/docs/ (Swagger UI)\n"
-            f"  customer API key (shown once): {result.customer_key}\n"
-            f"  curl -H 'Authorization: Bearer {result.customer_key}' "
-            f"http://127.0.0.1:8000/api/v1/contracts/{contract.code}/statements/"
-            f"{statement.number if statement else 1}\n"
-            "  python manage.py createsuperuser, then http://127.0.0.1:8000/admin/"
+            f"{key_line}"
+            f"  curl -H 'Authorization: Bearer {key}' "
+            f"http://127.0.0.1:8000/api/v1/contracts/{contract.code}/statements/{number}\n"
+            "  .venv/bin/python manage.py createsuperuser, then http://127.0.0.1:8000/admin/",
+            soft_wrap=True,
         )
 
     def _routing(self, console: Console, contract) -> None:
@@ -71,10 +89,7 @@ class Command(BaseCommand):
             table.add_row(task_type, ", ".join(f"{model} {Decimal(w):.0%}" for model, w in weights))
         console.print(table)
 
-    def _summary(self, console: Console, contract, statement: Statement | None) -> None:
-        if statement is None:
-            console.print("No period is due for settlement yet.")
-            return
+    def _summary(self, console: Console, statement: Statement) -> None:
         cur = statement.currency
         by_tier: dict[str, Decimal] = defaultdict(Decimal)
         by_task: dict[str, list] = defaultdict(lambda: [0, Decimal(0), Decimal(0)])
@@ -102,10 +117,17 @@ class Command(BaseCommand):
                 f"{baseline / cost:.1f}x" if cost else "-",
             )
         console.print(tasks)
-        totals = Table(
-            title=f"Statement #{statement.number}: {statement.period_start} "
-            f"to {statement.period_end} (exclusive)"
+        kind = (
+            f"adjusts #{statement.adjusts.number}, figures as differences"
+            if statement.kind == StatementKind.ADJUSTMENT
+            else "settlement"
         )
+        console.print(
+            f"\n[bold]Statement #{statement.number}[/] ({kind}): {statement.period_start} "
+            f"to {statement.period_end} (exclusive)",
+            soft_wrap=True,
+        )
+        totals = Table()
         totals.add_column("figure")
         totals.add_column("amount", justify="right")
         rows = [

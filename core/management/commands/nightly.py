@@ -1,5 +1,6 @@
 """``manage.py nightly [--as-of TIME]``: run, now and in this process, exactly
-the chain Celery beat runs nightly (API.md "Operations").
+the chain Celery beat runs nightly (API.md "Operations"), and say what each
+step did in words: contract codes, periods, statement numbers.
 
 Exit status: 0 when every step did every contract; 3 when the chain ran to
 its end but some contracts could not be done (named on stderr, recorded as
@@ -19,6 +20,38 @@ from core.errors import InvalidInput
 SOME_CONTRACTS_FAILED = 3
 
 
+def _rollups(result: dict) -> list[str]:
+    contracts, days = result["contracts"], result["days"]
+    if not days:
+        return ["rollups: no new records since the last run"]
+    return [
+        f"rollups: {days} day{'s' * (days != 1)} of "
+        f"{contracts} contract{'s' * (contracts != 1)} rebuilt"
+    ]
+
+
+def _settlements(result: dict) -> list[str]:
+    return result.get("issued") or ["settlement: no statement due"]
+
+
+def _policies(result: dict) -> list[str]:
+    lines = [f"routing: {version} learned" for version in result.get("created", [])]
+    lines += [
+        f"routing: {version} already learned for this time"
+        for version in result.get("existing", [])
+    ]
+    return lines or ["routing: no contract to learn for"]
+
+
+# The chain's steps by task name (config/nightly.py STEPS), each with how its
+# result reads.
+SAYS = {
+    "ledger.rollups_refresh": _rollups,
+    "billing.settlements_run": _settlements,
+    "routing.policies_learn": _policies,
+}
+
+
 class Command(BaseCommand):
     help = "Run the nightly chain (rollups -> settlement -> routing policies) in-process."
 
@@ -36,6 +69,7 @@ class Command(BaseCommand):
                 f"--as-of {when.isoformat()} lies in the future (now is {now.isoformat()}); "
                 "a run may act as of now or an earlier time"
             )
+        self.stdout.write(f"nightly run as of {when.isoformat()}")
         result = nightly_chain(when).apply()
         steps = []
         node = result
@@ -45,7 +79,9 @@ class Command(BaseCommand):
         failed = []
         for step in reversed(steps):
             step.get(propagate=True)
-            self.stdout.write(f"{step.name or 'step'}: {step.result}")
+            say = SAYS.get(step.name, lambda result, name=step.name: [f"{name}: {result}"])
+            for line in say(step.result):
+                self.stdout.write(line)
             names = failed_names(step.result)
             if names:
                 failed.append(f"{step.name}: {', '.join(names)}")

@@ -4,7 +4,7 @@ ledger which model serves a request, and the default request featurizer
 (docs/LITELLM.md).
 
 Only the standard library is needed; ``OutcomeLedgerLogger`` needs litellm
-(``pip install 'outcome-ledger[litellm]'``) and is imported on first use.
+(``pip install 'outcome-ledger-client[litellm]'``) and is imported on first use.
 """
 
 from outcome_ledger_client.features import request_features

@@ -23,7 +23,7 @@ try:
     from litellm.integrations.custom_logger import CustomLogger
 except ImportError as error:  # pragma: no cover - depends on the install
     raise ImportError(
-        "the LiteLLM logger needs litellm: pip install 'outcome-ledger[litellm]'"
+        "the LiteLLM logger needs litellm: pip install 'outcome-ledger-client[litellm]'"
     ) from error
 
 # The ledger's service tiers (DESIGN.md "Price book"); OpenAI answers
