@@ -26,7 +26,7 @@ class StatementAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "charges_shown",
         "value_shown",
         "payout_shown",
-        "issued_at",
+        "as_of",
     ]
     list_filter = ["kind", "contract"]
     list_select_related = ["contract", "adjusts"]

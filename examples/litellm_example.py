@@ -20,35 +20,35 @@ import asyncio
 
 import litellm
 
-from outcome_ledger_client import LedgerRouter, OutcomeLedgerLogger
+from outcome_ledger_client import LedgerRouter, OutcomeLedgerLogger, Route
 
 TASK_TYPE = "code_review"
 
 
-def metadata(task_ref: str, policy_version: int | None) -> dict:
-    """What the logger reads: the unit of work and the policy that routed it."""
-    return {"task_type": TASK_TYPE, "task_ref": task_ref, "policy_version": policy_version}
+def metadata(task_ref: str, route: Route) -> dict:
+    """What the logger reads: the unit of work and the decision that routed it."""
+    return {"task_type": TASK_TYPE, "task_ref": task_ref, **route.metadata}
 
 
 def review(router: LedgerRouter, task_ref: str) -> None:
-    route = router.route(task_type=TASK_TYPE, key=task_ref)
+    route = router.route(task_type=TASK_TYPE, key=task_ref, text=f"Review {task_ref}")
     response = litellm.completion(
         model=route.model,
         messages=[{"role": "user", "content": f"Review {task_ref}"}],
         mock_response=f"{task_ref}: looks good to me.",
-        metadata=metadata(task_ref, route.policy_version),
+        metadata=metadata(task_ref, route),
     )
     print(f"{task_ref}: {route.model} (policy {route.policy_version}), {response.usage}")
 
 
 async def review_streamed(router: LedgerRouter, task_ref: str) -> None:
-    route = router.route(task_type=TASK_TYPE, key=task_ref)
+    route = router.route(task_type=TASK_TYPE, key=task_ref, text=f"Review {task_ref}")
     stream = await litellm.acompletion(
         model=route.model,
         messages=[{"role": "user", "content": f"Review {task_ref}"}],
         mock_response=f"{task_ref}: two nits, otherwise fine.",
         stream=True,
-        metadata=metadata(task_ref, route.policy_version),
+        metadata=metadata(task_ref, route),
     )
     text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
     print(f"{task_ref}: {route.model}, streamed {text!r}")
@@ -56,13 +56,13 @@ async def review_streamed(router: LedgerRouter, task_ref: str) -> None:
 
 
 def failing_review(router: LedgerRouter, task_ref: str) -> None:
-    route = router.route(task_type=TASK_TYPE, key=task_ref)
+    route = router.route(task_type=TASK_TYPE, key=task_ref, text=f"Review {task_ref}")
     try:
         litellm.completion(
             model=route.model,
             messages=[{"role": "user", "content": f"Review {task_ref}"}],
             mock_response=Exception("provider overloaded"),
-            metadata=metadata(task_ref, route.policy_version),
+            metadata=metadata(task_ref, route),
         )
     except Exception as error:  # whatever the provider raised, the call is recorded
         print(f"{task_ref}: failed ({type(error).__name__}), recorded with success=false")
@@ -71,8 +71,8 @@ def failing_review(router: LedgerRouter, task_ref: str) -> None:
 def main() -> None:
     # Every completion, successful or not, becomes a call of the contract.
     litellm.callbacks = [OutcomeLedgerLogger()]
-    # Before the nightly run has published a policy, everything goes to the
-    # default model.
+    # The ledger decides every request (a contract routes from its creation
+    # on); the default model serves only while the ledger cannot be reached.
     router = LedgerRouter.from_env(default_model="gpt-4o-mini")
     for n in range(812, 817):
         review(router, f"PR-{n}")

@@ -52,7 +52,7 @@ def _served_for(contract_id: int) -> _Served:
     if policy_id is None:
         policy = policy_cold_start(contract=Contract.objects.get(id=contract_id))
     else:
-        policy = PolicyVersion.objects.get(id=policy_id)
+        policy = PolicyVersion.objects.get(contract_id=contract_id, id=policy_id)
     served = _load(policy)
     _served[contract_id] = served
     return served

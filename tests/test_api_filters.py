@@ -50,8 +50,8 @@ def test_an_empty_tier_is_refused_with_the_tiers(admin_client, contract):
     assert response.json()["error"] == {
         "code": "invalid",
         "message": "'tier' is empty; leave it out to list every value, "
-        "or give one of frontier, mid, light",
-        "details": {"tier": ["frontier", "mid", "light"]},
+        "or give one of frontier, mid, light, unknown",
+        "details": {"tier": ["frontier", "mid", "light", "unknown"]},
     }
 
 

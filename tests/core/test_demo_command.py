@@ -1,6 +1,7 @@
 """``manage.py demo`` (``make demo``) run again: nothing is seeded twice, no
 new customer key is minted, and each period shows its latest statement."""
 
+import pytest
 from django.core.management import call_command
 
 from billing.models import ApiKey
@@ -9,6 +10,8 @@ from ledger.models import Outcome
 from ledger.services import outcome_status_change
 
 DEMO_TASKS = 150
+# The demo migrates first, as the owner role (core/db_roles.py).
+pytestmark = pytest.mark.django_db(databases=["default", "owner"])
 
 
 def demo(capsys) -> str:
@@ -20,7 +23,7 @@ def customer_keys() -> int:
     return ApiKey.objects.filter(organization__slug="acme", role="customer").count()
 
 
-def test_a_second_run_mints_no_key_and_says_how_to_get_one(db, capsys):
+def test_a_second_run_mints_no_key_and_says_how_to_get_one(capsys):
     first = demo(capsys)
     second = demo(capsys)
 
@@ -31,14 +34,14 @@ def test_a_second_run_mints_no_key_and_says_how_to_get_one(db, capsys):
     assert customer_keys() == 1
 
 
-def test_every_hint_is_a_command_that_runs_from_the_checkout(db, capsys):
+def test_every_hint_is_a_command_that_runs_from_the_checkout(capsys):
     output = demo(capsys)
 
     assert ".venv/bin/python manage.py createsuperuser" in output
     assert " python manage.py" not in output
 
 
-def test_a_rerun_shows_the_latest_statement_of_the_period(db, capsys):
+def test_a_rerun_shows_the_latest_statement_of_the_period(capsys):
     demo(capsys)
     contract_outcome = Outcome.objects.filter(contract__code=CONTRACT_CODE, kind="task_completed")
     late = contract_outcome.order_by("external_id").last()

@@ -15,7 +15,7 @@ from billing.selectors import statement_list
 from config.celery import app
 from config.nightly import nightly_chain
 from core.demo import demo_seed, demo_settle_as_of
-from routing.policy_selectors import policy_current
+from routing.learning import policy_current
 
 
 def _money(value: Decimal, currency: str = "USD") -> str:
