@@ -430,6 +430,25 @@ def test_a_routed_completion_is_recorded_with_the_decision_that_chose_its_model(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_completion_of_a_routed_task_ref_names_its_decision_by_itself(
+    priced_models, contract, vendor_secret, ledger_logger, live_server
+):
+    contract.routing_models.set([priced_models.flash])
+    route = router_for(live_server.url, vendor_secret).route(task_type="code_review", key="PR-9")
+    litellm.completion(
+        model="gemini/gemini-2.5-flash",
+        messages=MESSAGES,
+        mock_response=mocked("gemini-2.5-flash", litellm_usage_of_gemini()),
+        metadata={"task_type": "code_review", "task_ref": "PR-9"},
+    )
+    eventually(lambda: Call.objects.count() == 1)
+
+    call = Call.objects.get()
+    assert (call.route_id, call.policy_version) == (route.route_id, route.policy_version)
+    assert call.route_id == RouteDecision.objects.get().route_id
+
+
+@pytest.mark.django_db(transaction=True)
 def test_the_router_routes_to_its_default_model_while_the_ledger_is_down(
     priced_models, contract, vendor_secret, outage
 ):

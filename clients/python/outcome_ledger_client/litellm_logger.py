@@ -16,6 +16,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from outcome_ledger_client.router import recent_route
 from outcome_ledger_client.sender import LedgerSender
 from outcome_ledger_client.usage import token_buckets
 
@@ -49,10 +50,12 @@ def call_record(
 ) -> dict[str, Any]:
     """The call record of one LiteLLM completion, from what LiteLLM hands a
     ``CustomLogger``. ``task_type``, ``task_ref``, ``policy_version`` and
-    ``route_id`` come from the request's ``metadata=``; without them the task type is
-    ``default_task_type`` and the task ref LiteLLM's trace id (the calls of
-    one ``litellm_trace_id`` serve one unit of work), as the OTLP endpoint
-    falls back to the trace id."""
+    ``route_id`` come from the request's ``metadata=``; without them the
+    task type is ``default_task_type`` and the task ref LiteLLM's trace id
+    (the calls of one ``litellm_trace_id`` serve one unit of work), as the
+    OTLP endpoint falls back to the trace id. Without a ``route_id``, the
+    LedgerRouter's latest decision for the task ref (its key) and this
+    model, in this process, is named."""
     metadata = (kwargs.get("litellm_params") or {}).get("metadata") or {}
     usage = getattr(response_obj, "usage", None)
     tier = getattr(response_obj, "service_tier", None)
@@ -63,21 +66,30 @@ def call_record(
         "error_type": type(exception).__name__ if exception is not None else None,
         "error": str(exception)[:MAX_ERROR_CHARS] if exception is not None else None,
     }
+    model = kwargs.get("model") or details["response_model"]
+    task_type = metadata.get("task_type") or default_task_type
+    task_ref = metadata.get("task_ref") or kwargs.get("litellm_trace_id")
+    route_id, policy_version = metadata.get("route_id"), metadata.get("policy_version")
+    routed = None if route_id is not None or task_ref is None else recent_route(task_type, task_ref)
+    if routed is not None and routed.route_id is not None and routed.model == model:
+        # The router decided this task ref, for this model, in this process:
+        # the call names that decision.
+        route_id, policy_version = routed.route_id, routed.policy_version
     return {
         # LiteLLM's id of the call: a record re-posted from the spool is a
         # duplicate, never a second call (DESIGN.md "Ingestion rules").
         "external_id": kwargs.get("litellm_call_id") or str(uuid.uuid4()),
         "occurred_at": _utc(start_time).isoformat(),
-        "model": kwargs.get("model") or details["response_model"],
-        "task_type": metadata.get("task_type") or default_task_type,
-        "task_ref": metadata.get("task_ref") or kwargs.get("litellm_trace_id"),
+        "model": model,
+        "task_type": task_type,
+        "task_ref": task_ref,
         **token_buckets(usage).as_record(),
         "service_tier": tier if tier in SERVICE_TIERS else "standard",
         "latency_ms": max(0, round((end_time - start_time).total_seconds() * 1000)),
         "success": success,
-        "policy_version": metadata.get("policy_version"),
-        # The routing decision behind the call (LedgerRouter's Route.metadata).
-        "route_id": metadata.get("route_id"),
+        "policy_version": policy_version,
+        # The routing decision behind the call (LedgerRouter's Route).
+        "route_id": route_id,
         "metadata": {key: value for key, value in details.items() if value is not None},
     }
 

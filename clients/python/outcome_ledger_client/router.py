@@ -12,8 +12,10 @@ request, with no decision (``route_id`` None).
 import json
 import logging
 import os
+import threading
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,8 +27,9 @@ logger = logging.getLogger("outcome_ledger_client")
 @dataclass(frozen=True, slots=True)
 class Route:
     """The chosen model and the decision behind it (None for the default
-    model): pass ``metadata`` along with the completion, and the LiteLLM
-    logger records the call with its ``route_id`` and policy version."""
+    model). The LiteLLM logger records the call with its ``route_id`` and
+    policy version: from the request's ``metadata`` (``route.metadata``), or
+    by itself when the call's task type and task ref are the routed ones."""
 
     model: str
     policy_version: int | None
@@ -37,6 +40,29 @@ class Route:
     @property
     def metadata(self) -> dict[str, Any]:
         return {"route_id": self.route_id, "policy_version": self.policy_version}
+
+
+# The latest decision per (task type, key), in this process: the LiteLLM
+# logger fills a call's route_id from it when the request's metadata did not
+# carry one (the key being the call's task_ref), so routed calls name their
+# decision by themselves. Bounded: the oldest entries are forgotten.
+RECENT_ROUTES = 10_000
+_recent: OrderedDict[tuple[str, str], "Route"] = OrderedDict()
+_recent_lock = threading.Lock()
+
+
+def _remember(task_type: str, key: str, route: "Route") -> None:
+    with _recent_lock:
+        _recent[(task_type, key)] = route
+        _recent.move_to_end((task_type, key))
+        while len(_recent) > RECENT_ROUTES:
+            _recent.popitem(last=False)
+
+
+def recent_route(task_type: str, key: str) -> "Route | None":
+    """The latest decision this process got for ``key`` of ``task_type``."""
+    with _recent_lock:
+        return _recent.get((task_type, key))
 
 
 class LedgerRouter:
@@ -82,13 +108,15 @@ class LedgerRouter:
             body["features"] = features
         try:
             answer = self._post(body)
-            return Route(
+            route = Route(
                 answer["model"],
                 answer["policy_version"],
                 answer["route_id"],
                 answer["probability"],
                 answer["explored"],
             )
+            _remember(task_type, key, route)
+            return route
         except (OSError, ValueError, KeyError, TypeError) as error:
             logger.warning("outcome ledger: no routing decision (%s)", error)
         if self.default_model is not None:
