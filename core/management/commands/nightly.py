@@ -71,18 +71,19 @@ class Command(BaseCommand):
                 "a run may act as of now or an earlier time"
             )
         self.stdout.write(f"nightly run as of {when.isoformat()}")
-        result = nightly_chain(when).apply()
-        steps = []
-        node = result
-        while node is not None:
-            steps.append(node)
-            node = node.parent
+        # The chain runs eagerly in this process and reads its own results:
+        # that waits on nothing, even where a worker was set up before.
+        with allow_join_result():
+            result = nightly_chain(when).apply()
+            steps = []
+            node = result
+            while node is not None:
+                steps.append(node)
+                node = node.parent
+            for step in reversed(steps):
+                step.get(propagate=True)
         failed = []
         for step in reversed(steps):
-            # The chain ran eagerly in this process: reading its results
-            # waits on nothing, even where a worker was set up before.
-            with allow_join_result():
-                step.get(propagate=True)
             say = SAYS.get(step.name, lambda result, name=step.name: [f"{name}: {result}"])
             for line in say(step.result):
                 self.stdout.write(line)
