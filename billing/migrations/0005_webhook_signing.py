@@ -8,9 +8,11 @@ from django.db import migrations, models
 def secrets_per_contract(apps, schema_editor):
     """AddField gave every existing contract the same secret: one each."""
     Contract = apps.get_model("billing", "Contract")
-    for contract in Contract.objects.only("id"):
+    # The migrating connection (the owner's): another would wait on its locks.
+    alias = schema_editor.connection.alias
+    for contract in Contract.objects.using(alias).only("id"):
         contract.webhook_secret = billing.models.webhook_secret_new()
-        contract.save(update_fields=["webhook_secret"])
+        contract.save(update_fields=["webhook_secret"], using=alias)
 
 
 class Migration(migrations.Migration):

@@ -5,8 +5,13 @@ trigger changes and replication mode, whatever SQL it sends. The tests run
 as that role (tests/conftest.py)."""
 
 import io
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -160,3 +165,43 @@ def test_a_trigger_refuses_changes_to_every_append_only_table_even_for_the_owner
 
     assert all("append-only" in message for message in refusals.values()), refusals
     assert {table: table_text(table) for table in TABLES} == before
+
+
+def _url(user: str, database: str) -> str:
+    owner = settings.DATABASES[OWNER_ALIAS]
+    host = quote(owner["HOST"] or "127.0.0.1", safe="")
+    port = owner.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{database}"
+
+
+def test_a_fresh_database_migrates_as_the_owner_with_the_application_role_split(db):
+    """Every migration runs on the owner's connection: a data migration that
+    read through the application's connection would wait on the owner's
+    locks forever."""
+    owner = settings.DATABASES[OWNER_ALIAS]
+    fresh = f"{connection.settings_dict['NAME']}_fresh"
+    admin = psycopg.connect(
+        host=owner["HOST"], port=owner.get("PORT") or 5432, user=owner["USER"], dbname="postgres",
+        autocommit=True,
+    )  # fmt: skip
+    admin.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+    admin.execute(f'CREATE DATABASE "{fresh}"')
+    try:
+        migrated = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            cwd=Path(settings.BASE_DIR),
+            env={
+                **os.environ,
+                "DEBUG": "1",
+                "DATABASE_URL": _url(settings.DATABASE_APP_USER, fresh),
+                "MIGRATION_DATABASE_URL": _url(owner["USER"], fresh),
+            },
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{fresh}" WITH (FORCE)')
+        admin.close()
+
+    assert migrated.returncode == 0, migrated.stderr
