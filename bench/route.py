@@ -532,7 +532,7 @@ def nightly_bench(decisions: int, profile: bool) -> dict:
         "learn_s": learned,
         "learn_machine": str(learning),
         "logged": version.guard.get("logged"),
-        "routed": version.guard.get("routed"),
+        "with_features": version.guard.get("with_features"),
         "l2": (version.model.get("success") or {}).get("l2"),
         "verdict": version.guard.get("verdict"),
         "estimates": version.guard.get("estimates"),
@@ -637,7 +637,7 @@ def print_nightly(figures: dict) -> None:
         f"{figures['learn_machine']})"
     )
     print(
-        f"   rows read {figures['logged']:,} (routed {figures['routed']:,}), "
+        f"   rows read {figures['logged']:,} (with features {figures['with_features']:,}), "
         f"chosen L2 {figures['l2']}, verdict {figures['verdict']}, "
         f"estimates {figures['estimates']}"
     )

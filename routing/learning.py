@@ -315,7 +315,7 @@ LIMIT %(limit)s
 class LoggedWindow:
     logged: success_model.Logged
     task_types: list[str]
-    routed: int
+    with_features: int
 
 
 def logged_read(*, window: Window) -> LoggedWindow:
@@ -329,10 +329,18 @@ def logged_read(*, window: Window) -> LoggedWindow:
     }
     task_index = {t: i for i, t in enumerate(sorted(window.stats))}
     columns = {name: [] for name in ("task", "model", "probability", "success", "cost")}
-    features: list[np.ndarray] = []
-    routed = 0
-    nan_row = np.full(d, np.nan)
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    # Features as sent (8 x d bytes), gathered and decoded at once at the
+    # end; a row without them (or of another length) reads as the mean.
+    packed_rows: list[bytes] = []
+    has_features: list[bool] = []
+    width = 8 * d
+    # A server-side cursor in binary: features arrive as bytes, not hex text,
+    # in chunks (memory: one chunk of rows, then the arrays).
+    with (
+        transaction.atomic(),
+        connection.connection.cursor(name="routing_logged", binary=True) as cursor,
+    ):
+        cursor.itersize = 20_000
         cursor.execute(
             LOGGED_SQL,
             {
@@ -342,22 +350,24 @@ def logged_read(*, window: Window) -> LoggedWindow:
                 "limit": MAX_LOGGED,
             },
         )
-        while rows := cursor.fetchmany(10_000):
-            for task_type, model_id, probability, packed, cost, success in rows:
-                index = model_index.get(model_id)
-                if index is None or task_type not in task_index:
-                    continue
-                columns["task"].append(task_index[task_type])
-                columns["model"].append(index)
-                columns["probability"].append(probability)
-                columns["success"].append(success)
-                columns["cost"].append(cost)
-                vector = nan_row
-                if packed is not None:
-                    routed += 1
-                    if len(packed) == 8 * d:
-                        vector = np.frombuffer(bytes(packed), dtype="<f8")
-                features.append(vector)
+        for task_type, model_id, probability, packed, cost, success in cursor:
+            index = model_index.get(model_id)
+            if index is None or task_type not in task_index:
+                continue
+            columns["task"].append(task_index[task_type])
+            columns["model"].append(index)
+            columns["probability"].append(probability)
+            columns["success"].append(success)
+            columns["cost"].append(cost)
+            usable = packed is not None and len(packed) == width
+            has_features.append(usable)
+            if usable:
+                packed_rows.append(packed)
+    features = np.full((len(has_features), d), np.nan)
+    if packed_rows and d:
+        features[np.asarray(has_features)] = np.frombuffer(
+            b"".join(packed_rows), dtype="<f8"
+        ).reshape(-1, d)
     fx = float(contract.fx_rate)
     logged = success_model.Logged(
         task=np.asarray(columns["task"], dtype=np.int64),
@@ -365,9 +375,9 @@ def logged_read(*, window: Window) -> LoggedWindow:
         probability=np.asarray(columns["probability"], dtype=np.float64),
         success=np.asarray(columns["success"], dtype=np.float64),
         cost=np.asarray(columns["cost"], dtype=np.float64) * fx,
-        features=np.vstack(features) if features else np.zeros((0, d)),
+        features=features,
     )
-    return LoggedWindow(logged, sorted(window.stats), routed)
+    return LoggedWindow(logged, sorted(window.stats), len(packed_rows))
 
 
 def _success_numbers(fitted: success_model.Fitted, *, candidates, task_types) -> dict:
@@ -665,7 +675,7 @@ def policy_learn_for_contract(*, contract: Contract, as_of: datetime) -> LearnRe
             )
         guard = {
             "logged": len(logged.logged),
-            "routed": logged.routed,
+            "with_features": logged.with_features,
             "current_version": current and current.version,
         }
         enough = max(window.parameters.min_tasks, 1)
