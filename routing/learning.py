@@ -455,52 +455,58 @@ def _numbers(window: Window, success: dict | None, margin: Decimal | None) -> Nu
     return Numbers(model, task_types, {"model": window.figures.entry(None)})
 
 
-def _targets(numbers: Numbers, *, window: Window, logged: LoggedWindow):
-    """(probabilities, success, net) of a version for every logged row, over
-    the window's candidates, (n, M) each. Rows are decided as the version
-    would have: its candidates, figures, margin and success model."""
+def _predictions(numbers: Numbers, *, window: Window, logged: LoggedWindow):
+    """(success, net) of a stored version for every logged row, (n, K) over
+    its own K candidates: its success model and its figures."""
     candidates = numbers.model["candidates"]
-    index = {m: i for i, m in enumerate(window.candidates)}
-    n, M = len(logged.logged), len(window.candidates)
-    d = window.parameters.feature_length
+    rows = logged.logged
     fitted = _fitted_of(
-        numbers.model["success"], candidates=candidates, task_types=logged.task_types, d=d
+        numbers.model["success"],
+        candidates=candidates,
+        task_types=logged.task_types,
+        d=window.parameters.feature_length,
     )
-    own = len(candidates)
     if fitted is None:
-        success = np.full((n, own), 0.5)
+        success = np.full((len(rows), len(candidates)), 0.5)
     else:
-        success = success_model.sigmoid(fitted.logits(logged.logged.task, logged.logged.features))
+        success = success_model.sigmoid(fitted.logits(rows.task, rows.features))
     values = np.zeros(len(logged.task_types))
-    costs = np.zeros((len(logged.task_types), own))
+    costs = np.zeros((len(logged.task_types), len(candidates)))
     for t, name in enumerate(logged.task_types):
         entry = numbers.task_types.get(name, numbers.default)["model"]
         values[t] = float(entry["value"])
         costs[t] = [float(entry["cost"].get(m, "0")) for m in candidates]
-    net = success * values[logged.logged.task][:, None] - costs[logged.logged.task]
-    shares = _share_matrix(numbers, success, net)
-    # Onto the window's candidates: a model the version does not know gets 0.
-    target = np.zeros((n, M))
-    for j, m in enumerate(candidates):
+    return success, success * values[rows.task][:, None] - costs[rows.task]
+
+
+def _targets(numbers: Numbers, success: np.ndarray, net: np.ndarray, *, window: Window):
+    """A version's decision probabilities for every logged row, given its
+    (success, net), onto the window's candidates (a model the version does
+    not know gets 0). Rows are decided as the version would have, without
+    the quality guard's margin (the guard is set after)."""
+    shares = _share_matrix(numbers.model | {"margin": None}, success, net)
+    index = {m: i for i, m in enumerate(window.candidates)}
+    target = np.zeros((len(success), len(window.candidates)))
+    for j, m in enumerate(numbers.model["candidates"]):
         if m in index:
             target[:, index[m]] += shares[:, j]
     return target
 
 
-def _share_matrix(numbers: Numbers, success: np.ndarray, net: np.ndarray) -> np.ndarray:
-    """Each row's decision probabilities (DESIGN.md "The decision rule"),
-    vectorized over rows."""
-    candidates = numbers.model["candidates"]
+def _share_matrix(model: dict, success: np.ndarray, net: np.ndarray) -> np.ndarray:
+    """Each row's decision probabilities under a version's ``model`` numbers
+    (DESIGN.md "The decision rule"), vectorized over rows."""
+    candidates = model["candidates"]
     n, own = success.shape
-    if numbers.model["success"] is None:
+    if model["success"] is None:
         return np.full((n, own), 1.0 / own)
     eligible = np.ones_like(success, dtype=bool)
-    baseline = numbers.model["baseline"]
-    if baseline is not None and numbers.model["margin"] is not None:
+    baseline = model["baseline"]
+    if baseline is not None and model["margin"] is not None:
         b = candidates.index(baseline)
-        eligible = success >= success[:, [b]] - float(numbers.model["margin"])
+        eligible = success >= success[:, [b]] - float(model["margin"])
     greedy = np.argmax(np.where(eligible, net, -np.inf), axis=1)
-    epsilon, audit = float(numbers.model["epsilon"]), float(numbers.model["audit"])
+    epsilon, audit = float(model["epsilon"]), float(model["audit"])
     shares = np.full((n, own), epsilon / own)
     shares[np.arange(n), greedy] += 1 - epsilon - audit
     if baseline is not None:
@@ -736,15 +742,10 @@ def _promote(*, fresh: Numbers, current: Numbers | None, fitted, window, logged)
     net = predicted * values[rows.task][:, None] - costs[rows.task]
     realized = rows.success * values[rows.task] - rows.cost
 
-    def estimate(numbers: Numbers) -> dict:
-        # Judged without the quality guard's margin: the guard is set after.
+    def estimate(numbers: Numbers, success: np.ndarray, net_of: np.ndarray) -> dict:
         result = success_model.doubly_robust(
             rows,
-            target=_targets(
-                Numbers(numbers.model | {"margin": None}, numbers.task_types, numbers.default),
-                window=window,
-                logged=logged,
-            ),
+            target=_targets(numbers, success, net_of, window=window),
             predicted_success=predicted,
             net_value=net,
             realized_net=realized,
@@ -755,10 +756,11 @@ def _promote(*, fresh: Numbers, current: Numbers | None, fitted, window, logged)
             "success_se": round(result.success_se, 6),
         }
 
-    estimates = {"fresh": estimate(fresh)}
+    # The fresh numbers are this fit's: its predictions serve as they are.
+    estimates = {"fresh": estimate(fresh, predicted, net)}
     if current is None or current.model["success"] is None:
         return fresh, "promoted", estimates
-    estimates["current"] = estimate(current)
+    estimates["current"] = estimate(current, *_predictions(current, window=window, logged=logged))
     if estimates["fresh"]["net_value"] >= estimates["current"]["net_value"]:
         return fresh, "promoted", estimates
     return current, "kept", estimates
