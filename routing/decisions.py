@@ -38,6 +38,12 @@ SCALE = 2**64
 FEATURE_CLIP = 8.0
 
 
+def standardize(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardized features clipped to FEATURE_CLIP, for one request or for
+    rows of them (a NaN stays NaN)."""
+    return np.clip((features - mean) / scale, -FEATURE_CLIP, FEATURE_CLIP)
+
+
 def key_point(key: str) -> int:
     """The key's point in [0, 2**64): read as a fraction of 2**64."""
     return int.from_bytes(sha256(key.encode()).digest()[:8], "big")
@@ -139,9 +145,7 @@ class CompiledPolicy:
             return None
         logits = entry.logits
         if features is not None and self.feature_weights is not None:
-            z = np.clip(
-                (features - self.feature_mean) / self.feature_scale, -FEATURE_CLIP, FEATURE_CLIP
-            )
+            z = standardize(features, self.feature_mean, self.feature_scale)
             logits = logits + self.feature_weights @ z
         success = 1.0 / (1.0 + np.exp(-logits))
         net = success * entry.value - entry.cost

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-from routing.decisions import FEATURE_CLIP
+from routing.decisions import standardize
 
 FIT_WEIGHT_CLIP = 3.0
 # The doubly robust estimates clip the ratio of target to logged probability.
@@ -98,14 +98,14 @@ class Fitted:
         )
         if features.shape[1] == 0:
             return base
-        z = standardize(features, self.mean, self.scale)
+        z = _standardized_rows(features, self.mean, self.scale)
         return base + z @ (self.shared_features[None, :] + self.model_features).T
 
 
-def standardize(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Standardized, clipped features; NaN (not sent) reads as the mean."""
-    z = np.clip((features - mean) / scale, -FEATURE_CLIP, FEATURE_CLIP)
-    return np.nan_to_num(z, nan=0.0)
+def _standardized_rows(features: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Logged rows standardized; a row without features (NaN) reads as the
+    mean request."""
+    return np.nan_to_num(standardize(features, mean, scale), nan=0.0)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -172,7 +172,7 @@ def _solve(
 ) -> Fitted:
     features = logged.features
     d = features.shape[1]
-    z = standardize(features, mean, scale) if d else np.zeros((len(logged), 0))
+    z = _standardized_rows(features, mean, scale) if d else np.zeros((len(logged), 0))
     order = np.argsort(logged.model, kind="stable")
     z = np.ascontiguousarray(z[order])
     model, task = logged.model[order], logged.task[order]
