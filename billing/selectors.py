@@ -58,7 +58,7 @@ class Schedules:
     fees: dict[tuple[str, str | None], Decimal]
     hourly_rate: Decimal | None
 
-    def unit_value(self, kind: str, task_type: str) -> Decimal | None:
+    def unit_value(self, kind: str, task_type: str | None) -> Decimal | None:
         """DESIGN.md "Outcome": (kind, task_type), else (kind, any), else the
         hourly rate for hours_saved; None means the kind has no value."""
         value = self.values.get((kind, task_type), self.values.get((kind, None)))

@@ -183,11 +183,16 @@ def _figures(
     window's mean value per successful task of t, else the previous
     version's; c(t, m) the window's mean cost per task of t on m, else the
     previous version's, else the price in force x t's mean tokens per task."""
-    schedule = contract_schedules(contract=contract).values
+    schedules = contract_schedules(contract=contract)
     fx = contract.fx_rate
-    previous_entries = {} if previous is None else previous.task_types
-    previous_default = None if previous is None else previous.default.get("model")
     all_tokens = tokens.get(None)
+
+    def before(task_type: str | None) -> dict:
+        """The previous version's figures of the task type (or its default)."""
+        if previous is None:
+            return {}
+        entry = previous.default if task_type is None else previous.task_types.get(task_type, {})
+        return entry.get("model") or {}
 
     def priced_cost(model: str, task_tokens_: tuple[int, int, Decimal] | None) -> Decimal:
         if task_tokens_ is None:
@@ -200,28 +205,23 @@ def _figures(
 
     def costs(task_type: str | None) -> dict[str, Decimal]:
         seen = stats.get(task_type, {}) if task_type is not None else {}
-        before = (
-            previous_entries.get(task_type, {}).get("model")
-            if task_type is not None
-            else previous_default
-        ) or {}
+        earlier = before(task_type).get("cost", {})
         out = {}
         for model in candidates:
             realized = seen.get(model, NOTHING)
             if realized.tasks:
                 out[model] = realized.cost_usd / realized.tasks * fx
-            elif model in before.get("cost", {}):
-                out[model] = Decimal(before["cost"][model])
+            elif model in earlier:
+                out[model] = Decimal(earlier[model])
             else:
                 out[model] = priced_cost(model, tokens.get(task_type, all_tokens))
         return out
 
     def value(task_type: str | None) -> Decimal:
-        for key in ((("task_completed", task_type),) if task_type else ()) + (
-            ("task_completed", None),
-        ):
-            if key in schedule:
-                return schedule[key] * parameters.value_weight
+        # The value schedule's rule for outcomes (billing.selectors.Schedules).
+        scheduled = schedules.unit_value("task_completed", task_type)
+        if scheduled is not None:
+            return scheduled * parameters.value_weight
         rows = (
             stats.get(task_type, {}).values()
             if task_type is not None
@@ -230,12 +230,8 @@ def _figures(
         successes = sum(r.successes for r in rows)
         if successes:
             return sum(r.attributed_value for r in rows) / successes * parameters.value_weight
-        before = (
-            previous_entries.get(task_type, {}).get("model")
-            if task_type is not None
-            else previous_default
-        )
-        return Decimal(before["value"]) if before else Decimal(0)
+        earlier = before(task_type).get("value")
+        return Decimal(earlier) if earlier is not None else Decimal(0)
 
     task_types = sorted(stats)
     with exact_context():
