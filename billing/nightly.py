@@ -1,4 +1,4 @@
-"""How a step of the nightly chain (config/nightly.py) runs, fails and is
+"""How a step of the nightly chain (ops/nightly.py) runs, fails and is
 reported (DESIGN.md "Trust between the parties": one contract's bad data
 never stops another contract's nightly work).
 

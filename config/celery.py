@@ -1,4 +1,4 @@
-"""The Celery app and its beat schedule: the nightly chain (config/nightly.py)."""
+"""The Celery app and its beat schedule: the nightly chain (ops/nightly.py)."""
 
 import os
 
@@ -9,7 +9,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("outcome_ledger")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.conf.imports = ("config.nightly",)
+app.conf.imports = ("ops.nightly",)
 
 
 @app.on_after_configure.connect

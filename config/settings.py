@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "routing",
     "billing",
     "ledger",
+    "ops",
 ]
 
 MIDDLEWARE = [

@@ -5,17 +5,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.health import healthz, readyz
 
 api_v1 = [
-    # The hottest path first (routers' decisions): URL resolution tries the
-    # patterns in order.
-    path("", include("routing.policy_urls")),
-    path("", include("billing.urls")),
-    path("", include("billing.statement_urls")),
-    # Before ledger.urls: an outcome's external id may hold "/", so
-    # ".../outcomes/<id>/disputes" must be tried before ".../outcomes/<id>".
-    path("", include("ledger.dispute_urls")),
-    path("", include("ledger.urls")),
-    path("", include("ledger.otlp_urls")),
+    # routing first: its route endpoint is the hottest path, and URL
+    # resolution tries the patterns in order.
     path("", include("routing.urls")),
+    path("", include("billing.urls")),
+    path("", include("ledger.urls")),
 ]
 
 urlpatterns = [

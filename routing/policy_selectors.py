@@ -4,54 +4,19 @@ feedback"). Every query filters by contract (DESIGN.md "Scale")."""
 
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 
 from billing.auth import Principal
 from billing.models import Contract
 from billing.selectors import contract_list
 from core.errors import NotFound
 from core.money import amount_str
+from ledger.attribution import attributed_sums
 from ledger.models import RouteDecision
 from routing.models import PolicyVersion
-
-# DESIGN.md "Routing feedback", all in SQL (calls are never loaded into
-# Python): cost and calls per (group, task_ref), with the task_ref's total
-# cost and calls over all groups (window sums), joined to the task_ref's
-# accepted value; each (group, task_ref) gets value x its cost / the
-# task_ref's cost (its share of the calls when the task_ref cost nothing). A
-# task is a distinct task_ref; a success, a task with at least one accepted
-# outcome (current status: the view of ledger migration 0007). Calls without
-# task_ref add cost but no task. Calls and outcomes count inside [start, end).
-STATS_SQL = """
-WITH per_task AS (
-    SELECT {group}, task_ref, sum(cost_usd) AS cost, count(*) AS calls,
-           sum(sum(cost_usd)) OVER (PARTITION BY task_ref) AS ref_cost,
-           sum(count(*)) OVER (PARTITION BY task_ref) AS ref_calls
-      FROM ledger_call
-     WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-       {only}
-     GROUP BY {group}, task_ref
-), accepted AS (
-    SELECT task_ref, sum(value) AS value
-      FROM ledger_outcome_current
-     WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-       AND task_ref IS NOT NULL AND status = 'accepted'
-     GROUP BY task_ref
-)
-SELECT {group_of_t}, count(t.task_ref), count(a.task_ref), sum(t.cost),
-       round(coalesce(sum(CASE WHEN t.ref_cost > 0 THEN a.value * t.cost / t.ref_cost
-                               ELSE a.value * t.calls / t.ref_calls END), 0), 10)
-  FROM per_task t LEFT JOIN accepted a ON a.task_ref = t.task_ref
- GROUP BY {group_of_t}
-"""
-
-GROUPINGS = {
-    "task_type_model": ("task_type, llm_model_id", "t.task_type, t.llm_model_id", ""),
-    "policy_version": ("policy_version", "t.policy_version", "AND policy_version IS NOT NULL"),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,31 +38,22 @@ class Realized:
         return None if self.cost_usd == 0 else self.attributed_value / self.cost_usd
 
 
-# Without ?from= and ?to=, every call that recorded a version counts.
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 NOTHING = Realized(0, 0, Decimal(0), Decimal(0))
 
 
 def realized_stats(
     *, contract_id: int, start: datetime, end: datetime, grouping: str
 ) -> dict[tuple, Realized]:
-    """Realized figures over [start, end), keyed by (task_type, model id) or
-    (policy_version,)."""
-    group, group_of_t, only = GROUPINGS[grouping]
-    query = STATS_SQL.format(group=group, group_of_t=group_of_t, only=only)
-    width = len(group.split(","))
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Right after a bulk load the tables' statistics are stale and the
-        # planner may pick a nested loop over the aggregates: quadratic. The
-        # hash join is right at every size; give it memory to stay in RAM.
-        cursor.execute("SET LOCAL enable_nestloop = off")
-        cursor.execute("SET LOCAL work_mem = '256MB'")
-        cursor.execute(query, {"contract_id": contract_id, "start": start, "end": end})
-        return {
-            tuple(row[:width]): Realized(row[width], row[width + 1], row[width + 2], row[width + 3])
-            for row in cursor.fetchall()
-        }
+    """Realized figures over [start, end), keyed by (task_type, model id)
+    (``grouping`` "task_type_model") or (policy_version,) ("policy_version"):
+    tasks (distinct task_refs), successes (tasks with an accepted outcome),
+    cost of the group's calls, and the value its calls were attributed
+    (ledger/attribution.py, DESIGN.md "Routing feedback")."""
+    groups = attributed_sums(contract_id=contract_id, start=start, end=end, key=grouping)
+    return {
+        key: Realized(group.tasks, group.successes, group.cost_usd, group.value)
+        for key, group in groups.items()
+    }
 
 
 def _ratio(value: Decimal | None) -> str | None:

@@ -156,6 +156,11 @@ def price_list(*, model: LlmModel) -> QuerySet[Price]:
     return Price.objects.filter(llm_model=model).order_by("service_tier", "effective_from")
 
 
+def model_labels(*, ids: Iterable[int], label: str) -> dict[int, str]:
+    """{model id: its ``label``, "name" or "tier"}."""
+    return dict(LlmModel.objects.filter(id__in=list(ids)).values_list("id", label))
+
+
 def names_taken(*, names: Iterable[str]) -> set[str]:
     """Which of ``names`` the catalog already uses, as a model name or an alias."""
     names = set(names)

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from config.nightly import nightly_chain
+from ops.nightly import nightly_chain
 
 # Distributed by contract_id under Citus (docs/SCALE.md). A new per-contract
 # table is one more line here.

@@ -27,8 +27,8 @@ from schemathesis.specs.openapi.checks import (
 
 from billing.models import Statement
 from config.wsgi import application
-from ledger.api import NDJSON
-from ledger.otlp_api import PROTOBUF
+from ledger.api.ingest import NDJSON
+from ledger.api.otlp import PROTOBUF
 from tests.factories import (
     CallRecordFactory,
     OrganizationFactory,

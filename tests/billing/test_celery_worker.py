@@ -1,4 +1,4 @@
-"""The nightly chain (config/nightly.py) through a real Celery worker process
+"""The nightly chain (ops/nightly.py) through a real Celery worker process
 and the real Redis broker (DESIGN.md "Running it"; API.md "Operations").
 
 The worker reads the test database, so the data is committed
@@ -13,8 +13,8 @@ import pytest
 
 from billing.models import Statement
 from config.celery import app
-from config.nightly import nightly_chain
 from ledger.records import CallIn
+from ops.nightly import nightly_chain
 from tests.billing.celery_worker import BROKER_URL, queue_declare, worker_start, worker_stop
 from tests.billing.settlement_reference import (
     CATALOG,

@@ -1,5 +1,5 @@
 """One contract's bad data never stops another contract's nightly work
-(DESIGN.md "Trust between the parties"; config/nightly.py, billing/nightly.py):
+(DESIGN.md "Trust between the parties"; ops/nightly.py, billing/nightly.py):
 every step isolates contracts, the chain reaches its last step, and the
 contracts it could not do are reported (log, admin, NightlyFailure, exit
 status of ``manage.py nightly``)."""
@@ -14,9 +14,9 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from billing.models import NightlyFailure, Statement
-from core.management.commands.nightly import SOME_CONTRACTS_FAILED
 from ledger.models import Call, DirtyDay
 from ledger.records import CallIn, OutcomeIn
+from ops.management.commands.nightly import SOME_CONTRACTS_FAILED
 from routing.models import PolicyVersion
 from tests.billing.settlement_reference import CATALOG, Terms, catalog_create, contract_create
 from tests.billing.settlement_reference import ingest as ingest_records

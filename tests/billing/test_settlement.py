@@ -10,11 +10,11 @@ import pytest
 from django.db.models import Sum
 
 from billing.models import NightlyFailure, Statement
-from config.nightly import nightly_chain
 from ledger import services
 from ledger.journal import account_balances, journal_imbalances
 from ledger.models import JournalPosting
 from ledger.records import CallIn, OutcomeIn
+from ops.nightly import nightly_chain
 from tests.billing.settlement_reference import (
     CATALOG,
     FRONTIER_SWITCH,

@@ -23,9 +23,9 @@ from django.db import connection
 from billing.models import Contract, NightlyFailure, Statement
 from billing.settlement import SETTLEMENT_LOCK
 from config.celery import app
-from config.nightly import nightly_chain
 from ledger.models import Call, DirtyDay
 from ledger.records import CallIn
+from ops.nightly import nightly_chain
 from routing.models import PolicyVersion
 from tests.billing.celery_worker import BROKER_URL, queue_declare, worker_start, worker_stop
 from tests.billing.settlement_reference import (

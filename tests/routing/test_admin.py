@@ -1,4 +1,4 @@
-"""routing/admin.py: the catalog and price book pages of the Django admin."""
+"""routing/admin/catalog.py: the catalog and price book pages of the Django admin."""
 
 import pytest
 from django.contrib.auth.models import User

@@ -1,4 +1,4 @@
-"""routing/api.py: the catalog and price book over HTTP (API.md "Catalog",
+"""routing/api/catalog.py: the catalog and price book over HTTP (API.md "Catalog",
 "Administration")."""
 
 from datetime import UTC, datetime

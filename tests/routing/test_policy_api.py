@@ -1,4 +1,4 @@
-"""routing/policy_api.py: the policy, route and versions endpoints (API.md
+"""routing/api/policy.py: the policy, route and versions endpoints (API.md
 "Routing"), scoped to the caller like every contract endpoint."""
 
 import time

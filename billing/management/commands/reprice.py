@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.finance_api import price_in, reprice_report_data
+from billing.api.finance import price_in, reprice_report_data
 from billing.models import Contract
 from billing.reprice import reprice_apply, reprice_dry_run
 from core.errors import DomainError

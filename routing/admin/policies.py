@@ -8,8 +8,9 @@ from django.contrib import admin
 from django.utils.html import format_html_join
 
 from core.admin import ReadOnlyAdminMixin
+from ledger.attribution import EARLIEST, LATEST
 from routing.models import PolicyVersion
-from routing.policy_selectors import EARLIEST, LATEST, NOTHING, realized_stats
+from routing.policy_selectors import NOTHING, realized_stats
 
 
 @admin.register(PolicyVersion)

@@ -13,8 +13,8 @@ from rich.table import Table
 from billing.models import Statement, StatementKind
 from billing.selectors import statement_list
 from config.celery import app
-from config.nightly import nightly_chain
-from core.demo import demo_seed, demo_settle_as_of
+from ops.demo import demo_seed, demo_settle_as_of
+from ops.nightly import nightly_chain
 from routing.learning import policy_current
 
 

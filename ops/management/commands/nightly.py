@@ -14,9 +14,9 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from billing.nightly import failed_names
-from config.nightly import nightly_chain
 from core.api import parse_time
 from core.errors import InvalidInput
+from ops.nightly import nightly_chain
 
 SOME_CONTRACTS_FAILED = 3
 
@@ -44,7 +44,7 @@ def _policies(result: dict) -> list[str]:
     return lines or ["routing: no contract to learn for"]
 
 
-# The chain's steps by task name (config/nightly.py STEPS), each with how its
+# The chain's steps by task name (ops/nightly.py STEPS), each with how its
 # result reads.
 SAYS = {
     "ledger.rollups_refresh": _rollups,

@@ -5,9 +5,9 @@ import pytest
 from django.core.management import call_command
 
 from billing.models import ApiKey
-from core.demo import CONTRACT_CODE
 from ledger.models import Outcome
 from ledger.services import outcome_status_change
+from ops.demo import CONTRACT_CODE
 
 DEMO_TASKS = 150
 # The demo migrates first, as the owner role (core/db_roles.py).

@@ -24,11 +24,10 @@ from core.api import (
     time_range,
 )
 from core.errors import InvalidInput
+from ledger.attribution import EARLIEST, LATEST
 from routing.learning import policy_current
 from routing.models import MAX_FEATURES
 from routing.policy_selectors import (
-    EARLIEST,
-    LATEST,
     decision_list,
     policy_get,
     policy_version_list,

@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 
 from billing.metering import calls_record
 from billing.selectors import contract_get_for_ingest
-from ledger.api import UnsupportedMediaType
+from ledger.api.ingest import UnsupportedMediaType
 from ledger.otlp import spans_decode, spans_to_calls
 
 PROTOBUF = "application/x-protobuf"

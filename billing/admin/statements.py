@@ -9,8 +9,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from billing.api.statements import statement_page
 from billing.models import RepriceCorrection, Statement
-from billing.statements_api import statement_page
 from core.admin import ReadOnlyAdminMixin, money_column
 
 
