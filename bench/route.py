@@ -483,24 +483,19 @@ def http_bench(*, env, contract, secret, rate, seconds, workers, clients) -> dic
 def _read_floor(contract) -> tuple[float, int]:
     """The nightly run's query, its rows fetched and dropped: the floor of
     reading the logged decisions."""
-    from django.db import connection, transaction
-
-    from routing.learning import LOGGED_SQL, MAX_LOGGED
+    from ledger.selectors import logged_rows
+    from routing.learning import MAX_LOGGED
 
     started = time.perf_counter()
-    rows = 0
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
-        cursor.execute(
-            LOGGED_SQL,
-            {
-                "contract_id": contract.id,
-                "start": AS_OF - timedelta(days=contract.routing_window_days),
-                "end": AS_OF,
-                "limit": MAX_LOGGED,
-            },
+    rows = sum(
+        1
+        for _ in logged_rows(
+            contract_id=contract.id,
+            start=AS_OF - timedelta(days=contract.routing_window_days),
+            end=AS_OF,
+            limit=MAX_LOGGED,
         )
-        while batch := cursor.fetchmany(10_000):
-            rows += len(batch)
+    )
     return time.perf_counter() - started, rows
 
 

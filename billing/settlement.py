@@ -27,8 +27,8 @@ from billing.periods import ContractPeriod, period_label, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, ratio, round_total
 from ledger.journal import journal_post
-from ledger.models import Account, CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
-from ledger.rollups import days_rollup, dirty_marks
+from ledger.models import Account, CallRollup, OutcomeRollup, OutcomeStatus
+from ledger.rollups import days_rollup, dirty_marks, dirty_marks_consume
 from ledger.selectors import input_digest, task_moments
 
 SETTLEMENT_LOCK = 0x5E77
@@ -402,7 +402,7 @@ def contract_settle(*, contract_id: int, as_of: datetime) -> SettlementReport:
         # Marks of periods not due yet stay: an as_of earlier than a previous
         # run's must not lose a settled period's pending re-settlement.
         handled = [m.id for m in marks if any(p.contains(m.day) for p in due)]
-        DirtyDay.objects.filter(contract=contract, id__in=handled).delete()
+        dirty_marks_consume(contract=contract, ids=handled)
     return SettlementReport(settled=settled, adjusted=adjusted)
 
 

@@ -156,3 +156,9 @@ def rollups_refresh() -> RollupReport:
 def dirty_marks(*, contract: Contract) -> list[DirtyDay]:
     """A contract's marks, for settlement to consume in its own transaction."""
     return list(DirtyDay.objects.filter(contract=contract).only("id", "day", "rolled_up"))
+
+
+def dirty_marks_consume(*, contract: Contract, ids: list[int]) -> None:
+    """Drop the marks settlement handled, in settlement's transaction: a
+    mark made since it read them stays for the next run."""
+    DirtyDay.objects.filter(contract=contract, id__in=ids).delete()

@@ -12,7 +12,7 @@ from psycopg import sql
 
 from billing.models import Contract
 from core.errors import NotFound
-from ledger.models import Call, ContractModelUsed, Outcome, OutcomeEvent
+from ledger.models import Call, ContractModelUsed, Outcome, OutcomeEvent, RouteDecision
 from routing.selectors import models_named
 
 
@@ -193,3 +193,115 @@ def models_used(*, contract: Contract) -> set[int]:
     return set(
         ContractModelUsed.objects.filter(contract=contract).values_list("llm_model_id", flat=True)
     )
+
+
+# Reads for routing's learning and simulation (routing/learning.py,
+# routing/simulation.py): the ledger owns the SQL over its tables.
+
+# Mean tokens and calls per task (distinct task_ref) per task type, and over
+# every task type (the row whose task type is NULL): what an untried model
+# would cost (DESIGN.md "The decision rule").
+TOKENS_SQL = """
+SELECT task_type, sum(input_tokens), sum(output_tokens), count(*), count(DISTINCT task_ref)
+  FROM ledger_call
+ WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+   AND task_ref IS NOT NULL
+ GROUP BY GROUPING SETS ((task_type), ())
+"""
+
+
+def task_tokens(
+    *, contract_id: int, start: datetime, end: datetime
+) -> dict[str | None, tuple[int, int, Decimal]]:
+    """{task type or None: (mean input tokens, mean output tokens, calls per
+    task)} over [start, end), for task types with at least one task."""
+    with connection.cursor() as cursor:
+        cursor.execute(TOKENS_SQL, {"contract_id": contract_id, "start": start, "end": end})
+        return {
+            task_type: (input_tokens // tasks, output_tokens // tasks, Decimal(calls) / tasks)
+            for task_type, input_tokens, output_tokens, calls, tasks in cursor.fetchall()
+            if tasks
+        }
+
+
+def decision_list(*, contract: Contract, task_type: str | None = None):
+    """The contract's logged route decisions (DESIGN.md "Decisions are
+    records"), as rows of DECISION_FIELDS."""
+    decisions = RouteDecision.objects.filter(contract_id=contract.id)
+    if task_type:
+        decisions = decisions.filter(task_type=task_type)
+    return decisions.select_related("llm_model")
+
+
+# Each logged decision of a window with its cost and whether its task
+# succeeded (an accepted outcome, current status), plus calls that were not
+# routed (probability 1, no features), for routing's off-policy learning
+# (DESIGN.md "Learning (nightly)").
+LOGGED_SQL = """
+WITH routed AS (
+    SELECT route_id, min(task_ref) AS task_ref, sum(cost_usd) AS cost
+      FROM ledger_call
+     WHERE contract_id = %(contract_id)s AND route_id IS NOT NULL
+       AND occurred_at >= %(start)s AND occurred_at < %(end)s
+     GROUP BY route_id
+), unrouted AS (
+    SELECT task_type, llm_model_id, task_ref, sum(cost_usd) AS cost
+      FROM ledger_call
+     WHERE contract_id = %(contract_id)s AND route_id IS NULL AND task_ref IS NOT NULL
+       AND occurred_at >= %(start)s AND occurred_at < %(end)s
+     GROUP BY task_type, llm_model_id, task_ref
+), ok AS (
+    SELECT DISTINCT task_ref
+      FROM ledger_outcome_current
+     WHERE contract_id = %(contract_id)s AND status = 'accepted' AND task_ref IS NOT NULL
+       AND occurred_at >= %(start)s AND occurred_at < %(end)s
+)
+(SELECT d.task_type, d.llm_model_id, d.probability::float8, d.features, r.cost::float8,
+        ok.task_ref IS NOT NULL
+   FROM routed r
+   JOIN ledger_routedecision d ON d.contract_id = %(contract_id)s AND d.route_id = r.route_id
+   LEFT JOIN ok ON ok.task_ref = r.task_ref)
+UNION ALL
+(SELECT u.task_type, u.llm_model_id, 1.0, NULL, u.cost::float8, ok.task_ref IS NOT NULL
+   FROM unrouted u LEFT JOIN ok ON ok.task_ref = u.task_ref)
+LIMIT %(limit)s
+"""
+
+
+def logged_rows(*, contract_id: int, start: datetime, end: datetime, limit: int):
+    """Rows (task_type, model id, probability, features bytes or None, cost
+    USD, success) over [start, end), at most ``limit``. A server-side cursor
+    in binary: features arrive as bytes, not hex text, in chunks (memory:
+    one chunk of rows at a time)."""
+    with (
+        transaction.atomic(),
+        connection.connection.cursor(name="routing_logged", binary=True) as cursor,
+    ):
+        cursor.itersize = 20_000
+        cursor.execute(
+            LOGGED_SQL, {"contract_id": contract_id, "start": start, "end": end, "limit": limit}
+        )
+        yield from cursor
+
+
+# Tasks, successes, cost and value per week since ``start`` (the routing
+# simulation's report).
+WEEK_SQL = """
+SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, coalesce(o.value, 0)
+  FROM (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
+               count(DISTINCT task_ref) AS tasks, sum(cost_usd) AS cost
+          FROM ledger_call WHERE contract_id = %(contract_id)s GROUP BY 1) c
+  LEFT JOIN (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
+                    count(*) AS accepted, sum(value) AS value
+               FROM ledger_outcome_current
+              WHERE contract_id = %(contract_id)s AND status = 'accepted'
+              GROUP BY 1) o USING (week)
+ ORDER BY 1
+"""
+
+
+def weekly_sums(*, contract_id: int, start: datetime) -> list[tuple]:
+    """(week number from 0, tasks, accepted outcomes, cost USD, value)."""
+    with connection.cursor() as cursor:
+        cursor.execute(WEEK_SQL, {"contract_id": contract_id, "start": start})
+        return cursor.fetchall()

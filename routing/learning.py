@@ -40,6 +40,7 @@ from django.utils import timezone
 from billing.models import Contract
 from billing.selectors import contract_schedules
 from core.money import AMOUNT_QUANTUM, amount_str, exact_context
+from ledger.selectors import logged_rows, task_tokens
 from routing import success_model
 from routing.decisions import policy_compile, shares_of
 from routing.models import LlmModel, PolicyVersion, ServiceTier, Tier
@@ -50,7 +51,6 @@ from routing.policy_selectors import (
     policy_in_force,
     policy_latest,
     realized_stats,
-    task_tokens,
 )
 from routing.pricing import call_cost_usd
 from routing.selectors import price_book_load
@@ -276,37 +276,6 @@ def window_read(*, contract: Contract, as_of: datetime, previous: PolicyVersion 
     return Window(contract, parameters, as_of, start, stats, candidates, baseline, figures)
 
 
-LOGGED_SQL = """
-WITH routed AS (
-    SELECT route_id, min(task_ref) AS task_ref, sum(cost_usd) AS cost
-      FROM ledger_call
-     WHERE contract_id = %(contract_id)s AND route_id IS NOT NULL
-       AND occurred_at >= %(start)s AND occurred_at < %(end)s
-     GROUP BY route_id
-), unrouted AS (
-    SELECT task_type, llm_model_id, task_ref, sum(cost_usd) AS cost
-      FROM ledger_call
-     WHERE contract_id = %(contract_id)s AND route_id IS NULL AND task_ref IS NOT NULL
-       AND occurred_at >= %(start)s AND occurred_at < %(end)s
-     GROUP BY task_type, llm_model_id, task_ref
-), ok AS (
-    SELECT DISTINCT task_ref
-      FROM ledger_outcome_current
-     WHERE contract_id = %(contract_id)s AND status = 'accepted' AND task_ref IS NOT NULL
-       AND occurred_at >= %(start)s AND occurred_at < %(end)s
-)
-(SELECT d.task_type, d.llm_model_id, d.probability::float8, d.features, r.cost::float8,
-        ok.task_ref IS NOT NULL
-   FROM routed r
-   JOIN ledger_routedecision d ON d.contract_id = %(contract_id)s AND d.route_id = r.route_id
-   LEFT JOIN ok ON ok.task_ref = r.task_ref)
-UNION ALL
-(SELECT u.task_type, u.llm_model_id, 1.0, NULL, u.cost::float8, ok.task_ref IS NOT NULL
-   FROM unrouted u LEFT JOIN ok ON ok.task_ref = u.task_ref)
-LIMIT %(limit)s
-"""
-
-
 @dataclass(slots=True)
 class LoggedWindow:
     logged: success_model.Logged
@@ -330,35 +299,22 @@ def logged_read(*, window: Window) -> LoggedWindow:
     packed_rows: list[bytes] = []
     has_features: list[bool] = []
     width = 8 * d
-    # A server-side cursor in binary: features arrive as bytes, not hex text,
-    # in chunks (memory: one chunk of rows, then the arrays).
-    with (
-        transaction.atomic(),
-        connection.connection.cursor(name="routing_logged", binary=True) as cursor,
-    ):
-        cursor.itersize = 20_000
-        cursor.execute(
-            LOGGED_SQL,
-            {
-                "contract_id": contract.id,
-                "start": window.start,
-                "end": window.as_of,
-                "limit": MAX_LOGGED,
-            },
-        )
-        for task_type, model_id, probability, packed, cost, success in cursor:
-            index = model_index.get(model_id)
-            if index is None or task_type not in task_index:
-                continue
-            columns["task"].append(task_index[task_type])
-            columns["model"].append(index)
-            columns["probability"].append(probability)
-            columns["success"].append(success)
-            columns["cost"].append(cost)
-            usable = packed is not None and len(packed) == width
-            has_features.append(usable)
-            if usable:
-                packed_rows.append(packed)
+    rows = logged_rows(
+        contract_id=contract.id, start=window.start, end=window.as_of, limit=MAX_LOGGED
+    )
+    for task_type, model_id, probability, packed, cost, success in rows:
+        index = model_index.get(model_id)
+        if index is None or task_type not in task_index:
+            continue
+        columns["task"].append(task_index[task_type])
+        columns["model"].append(index)
+        columns["probability"].append(probability)
+        columns["success"].append(success)
+        columns["cost"].append(cost)
+        usable = packed is not None and len(packed) == width
+        has_features.append(usable)
+        if usable:
+            packed_rows.append(packed)
     features = np.full((len(has_features), d), np.nan)
     if packed_rows and d:
         features[np.asarray(has_features)] = np.frombuffer(

@@ -15,7 +15,6 @@ from billing.selectors import contract_list
 from core.errors import NotFound
 from core.money import amount_str
 from ledger.attribution import attributed_sums
-from ledger.models import RouteDecision
 from routing.models import PolicyVersion
 
 
@@ -109,41 +108,6 @@ def policy_get(*, contract: Contract, version: int) -> PolicyVersion:
 
 def policy_version_list(*, contract: Contract):
     return PolicyVersion.objects.filter(contract=contract)
-
-
-# Mean tokens and calls per task (distinct task_ref) per task type, and over
-# every task type (the row whose task type is NULL): what an untried model
-# would cost (DESIGN.md "The decision rule").
-TOKENS_SQL = """
-SELECT task_type, sum(input_tokens), sum(output_tokens), count(*), count(DISTINCT task_ref)
-  FROM ledger_call
- WHERE contract_id = %(contract_id)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-   AND task_ref IS NOT NULL
- GROUP BY GROUPING SETS ((task_type), ())
-"""
-
-
-def task_tokens(
-    *, contract_id: int, start: datetime, end: datetime
-) -> dict[str | None, tuple[int, int, Decimal]]:
-    """{task type or None: (mean input tokens, mean output tokens, calls per
-    task)} over [start, end), for task types with at least one task."""
-    with connection.cursor() as cursor:
-        cursor.execute(TOKENS_SQL, {"contract_id": contract_id, "start": start, "end": end})
-        return {
-            task_type: (input_tokens // tasks, output_tokens // tasks, Decimal(calls) / tasks)
-            for task_type, input_tokens, output_tokens, calls, tasks in cursor.fetchall()
-            if tasks
-        }
-
-
-def decision_list(*, contract: Contract, task_type: str | None = None):
-    """The contract's logged route decisions (DESIGN.md "Decisions are
-    records"), as rows of DECISION_FIELDS."""
-    decisions = RouteDecision.objects.filter(contract_id=contract.id)
-    if task_type:
-        decisions = decisions.filter(task_type=task_type)
-    return decisions.select_related("llm_model")
 
 
 # Who reaches a contract never changes (its vendor and customer are fixed

@@ -31,11 +31,10 @@ from decimal import Decimal
 from html import escape
 from pathlib import Path
 
-from django.db import connection
-
 from billing.models import Contract, Organization, ValueScheduleRow
 from core.batch import MAX_RECORDS, DecodedBatch
 from ledger.records import CallIn, OutcomeIn
+from ledger.selectors import weekly_sums
 from ledger.services import calls_ingest, outcomes_ingest
 from routing.learning import policy_learn_for_contract
 from routing.models import LlmModel, Price
@@ -220,24 +219,11 @@ def serve_day(contract: Contract, requests: list[Request], day: int, *, features
     _store(contract, calls, outcomes)
 
 
-WEEK_SQL = """
-SELECT c.week, c.tasks, coalesce(o.accepted, 0), c.cost, coalesce(o.value, 0)
-  FROM (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
-               count(DISTINCT task_ref) AS tasks, sum(cost_usd) AS cost
-          FROM ledger_call WHERE contract_id = %(contract_id)s GROUP BY 1) c
-  LEFT JOIN (SELECT floor(extract(epoch FROM occurred_at - %(start)s) / 604800)::int AS week,
-                    count(*) AS accepted, sum(value) AS value
-               FROM ledger_outcome_current
-              WHERE contract_id = %(contract_id)s AND status = 'accepted'
-              GROUP BY 1) o USING (week)
- ORDER BY 1
-"""
-
-
 def weeks_read(contract: Contract) -> list[Week]:
-    with connection.cursor() as cursor:
-        cursor.execute(WEEK_SQL, {"contract_id": contract.id, "start": START})
-        return [Week(number + 1, *rest) for number, *rest in cursor.fetchall()]
+    return [
+        Week(number + 1, *rest)
+        for number, *rest in weekly_sums(contract_id=contract.id, start=START)
+    ]
 
 
 def simulate(*, days: int, seed: int, scale: float = 1.0, on_night=None) -> Result:

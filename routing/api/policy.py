@@ -25,10 +25,10 @@ from core.api import (
 )
 from core.errors import InvalidInput
 from ledger.attribution import EARLIEST, LATEST
+from ledger.selectors import decision_list
 from routing.learning import policy_current
 from routing.models import MAX_FEATURES
 from routing.policy_selectors import (
-    decision_list,
     policy_get,
     policy_version_list,
     policy_versions_compare,
