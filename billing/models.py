@@ -11,7 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from core.money import SUM_FIELD, round_total
+from billing import formulas
+from core.money import SUM_FIELD
 from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
@@ -330,8 +331,10 @@ class Statement(models.Model):
         the shortfall, as re-settled, is more than the payout issued for it
         (docs/SETTLEMENT.md)."""
         figures = self.period_figures
-        wanted = round_total(
-            Decimal(figures["shortfall"]) * self.contract.payout_share, self.currency
+        wanted = formulas.payout_before_cap(
+            shortfall=Decimal(figures["shortfall"]),
+            payout_share=self.contract.payout_share,
+            currency=self.currency,
         )
         return wanted > Decimal(figures["payout"])
 
