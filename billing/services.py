@@ -9,7 +9,6 @@ import functools
 import re
 import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TypedDict
@@ -26,6 +25,7 @@ from billing.models import (
     SpendLimit,
     ValueScheduleRow,
 )
+from core.batch import FieldError
 from core.errors import Conflict, InvalidInput
 from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES, LlmModel, Tier
 from routing.selectors import models_named
@@ -83,19 +83,7 @@ INTEGER_MAX = 2**31 - 1
 DAYS_MAX = 3650
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with submitted terms; ``field`` is the wire name."""
-
-    field: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "code": self.code, "message": self.message}
-
-
-def _raise_if_any(problems: list[Problem]) -> None:
+def _raise_if_any(problems: list[FieldError]) -> None:
     """One 400 for all problems: the first one's code and message on top, every
     problem in ``details`` so a client fixes them in one round trip."""
     if problems:
@@ -123,11 +111,11 @@ def apikey_create(*, organization: Organization, role: str, name: str) -> tuple[
     problems = []
     if role not in Role.values:
         problems.append(
-            Problem("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
+            FieldError("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
         )
     if not name or len(name) > KEY_NAME_MAX:
         problems.append(
-            Problem("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
+            FieldError("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
         )
     _raise_if_any(problems)
     return ApiKey.objects.create_key(organization=organization, role=role, name=name)
@@ -142,25 +130,25 @@ def apikey_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-def _organizations(problems: list[Problem], *, vendor: str, customer: str) -> dict[str, int]:
+def _organizations(problems: list[FieldError], *, vendor: str, customer: str) -> dict[str, int]:
     found = dict(Organization.objects.filter(slug__in=[vendor, customer]).values_list("slug", "id"))
     for field, slug in (("vendor", vendor), ("customer", customer)):
         if slug not in found:
-            problems.append(Problem(field, "unknown_organization", f"no organization '{slug}'"))
+            problems.append(FieldError(field, "unknown_organization", f"no organization '{slug}'"))
     return found
 
 
-def _model(problems: list[Problem], *, field: str, name: str) -> LlmModel | None:
+def _model(problems: list[FieldError], *, field: str, name: str) -> LlmModel | None:
     model = models_named(name=name).first()
     if model is None:
         problems.append(
-            Problem(field, "unknown_model", f"no model or alias '{name}' in the catalog")
+            FieldError(field, "unknown_model", f"no model or alias '{name}' in the catalog")
         )
     return model
 
 
 def _check_money_terms(
-    problems: list[Problem],
+    problems: list[FieldError],
     *,
     currency: str,
     fx_rate: Decimal,
@@ -171,24 +159,26 @@ def _check_money_terms(
     so a USD contract converts at exactly 1."""
     if not ISO_4217_SHAPE.fullmatch(currency):
         problems.append(
-            Problem(
+            FieldError(
                 "currency",
                 "invalid_currency",
                 f"'{currency}' is not an ISO 4217 code (three capital letters)",
             )
         )
     if fx_rate <= 0:
-        problems.append(Problem("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
+        problems.append(FieldError("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
     elif currency == "USD" and fx_rate != 1:
         problems.append(
-            Problem("fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)")
+            FieldError(
+                "fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)"
+            )
         )
     for field, amount in amounts.items():
         if amount is not None and amount < 0:
-            problems.append(Problem(field, "negative_amount", f"{field} cannot be negative"))
+            problems.append(FieldError(field, "negative_amount", f"{field} cannot be negative"))
     if not 0 <= payout_share <= 1:
         problems.append(
-            Problem("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
+            FieldError("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
         )
 
 
@@ -204,12 +194,14 @@ def contract_terms_check(
     amounts: dict[str, Decimal | None],
     payout_share: Decimal,
     baseline_model: LlmModel | None,
-) -> list[Problem]:
+) -> list[FieldError]:
     """The contract-level rules, shared by contract_create and the admin form."""
-    problems: list[Problem] = []
+    problems: list[FieldError] = []
     if vendor_id is not None and vendor_id == customer_id:
         problems.append(
-            Problem("customer", "same_vendor_and_customer", "the vendor cannot be its own customer")
+            FieldError(
+                "customer", "same_vendor_and_customer", "the vendor cannot be its own customer"
+            )
         )
     _check_money_terms(
         problems, currency=currency, fx_rate=fx_rate, amounts=amounts, payout_share=payout_share
@@ -226,22 +218,24 @@ def _iana_zones() -> frozenset[str]:
 
 
 def _check_calendar(
-    problems: list[Problem], *, timezone: str, starts_on: date, ends_on: date | None
+    problems: list[FieldError], *, timezone: str, starts_on: date, ends_on: date | None
 ) -> None:
     """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
     if timezone not in _iana_zones():
         problems.append(
-            Problem("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
+            FieldError("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
         )
     if ends_on is not None and ends_on < starts_on:
-        problems.append(Problem("ends_on", "ends_before_start", "ends_on is on or after starts_on"))
+        problems.append(
+            FieldError("ends_on", "ends_before_start", "ends_on is on or after starts_on")
+        )
 
 
-def _check_baseline(problems: list[Problem], baseline_model: LlmModel | None) -> None:
+def _check_baseline(problems: list[FieldError], baseline_model: LlmModel | None) -> None:
     """DESIGN.md "Routing savings": the baseline is a frontier model."""
     if baseline_model is not None and baseline_model.tier != Tier.FRONTIER:
         problems.append(
-            Problem(
+            FieldError(
                 "baseline_model",
                 "baseline_not_frontier",
                 f"the baseline model '{baseline_model.name}' is {baseline_model.tier}, "
@@ -250,18 +244,18 @@ def _check_baseline(problems: list[Problem], baseline_model: LlmModel | None) ->
         )
 
 
-def _check_unique(problems: list[Problem], field: str, keys: list) -> None:
+def _check_unique(problems: list[FieldError], field: str, keys: list) -> None:
     seen = set()
     for index, key in enumerate(keys):
         if key in seen:
             problems.append(
-                Problem(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
+                FieldError(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
             )
         seen.add(key)
 
 
 def _check_schedules(
-    problems: list[Problem],
+    problems: list[FieldError],
     *,
     value_schedule: Sequence[ValueRow],
     fee_schedule: Sequence[FeeRow],
@@ -275,15 +269,15 @@ def _check_schedules(
     for index, row in enumerate(value_schedule):
         if row["unit_value"] < 0:
             problems.append(
-                Problem(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
+                FieldError(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
             )
     for index, row in enumerate(fee_schedule):
         if row["fee"] < 0:
-            problems.append(Problem(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
+            problems.append(FieldError(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
     for index, row in enumerate(spend_limits):
         if row["amount"] <= 0:
             problems.append(
-                Problem(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
+                FieldError(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
             )
 
 
@@ -296,13 +290,13 @@ def routing_terms_resolve(routing: RoutingTerms) -> RoutingTerms:
     return terms
 
 
-def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
+def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
     """DESIGN.md "Learning (nightly)": the routing terms of a contract, as
     resolved by routing_terms_resolve."""
     problems = []
     if not 1 <= routing["window_days"] <= DAYS_MAX:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.window_days",
                 "out_of_range",
                 f"window_days is between 1 and {DAYS_MAX}",
@@ -310,28 +304,28 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     if not 0 <= routing["min_tasks"] <= INTEGER_MAX:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {INTEGER_MAX}"
             )
         )
     for name in ("tolerance", "value_weight"):
         if routing[name] < 0:
-            problems.append(Problem(f"routing.{name}", "negative_amount", f"{name} < 0"))
+            problems.append(FieldError(f"routing.{name}", "negative_amount", f"{name} < 0"))
     for name in ("epsilon", "audit"):
         if not 0 <= routing[name] <= 1:
             problems.append(
-                Problem(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
+                FieldError(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
             )
     shares_valid = all(0 <= routing[name] <= 1 for name in ("epsilon", "audit"))
     if shares_valid and routing["epsilon"] + routing["audit"] > 1:
         problems.append(
-            Problem("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
+            FieldError("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
         )
     shipped = FEATURIZERS.get(routing["featurizer"])
     length = routing["feature_length"]
     if length is None:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "required",
                 f"featurizer '{routing['featurizer']}' is not one the client package ships "
@@ -340,7 +334,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     elif not 1 <= length <= MAX_FEATURES:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "out_of_range",
                 f"feature_length is between 1 and {MAX_FEATURES}",
@@ -348,7 +342,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     elif shipped is not None and length != shipped:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "invalid_feature_length",
                 f"featurizer '{routing['featurizer']}' gives {shipped} features, not {length}",
@@ -387,7 +381,7 @@ def contract_create(
     """A contract with its schedules, from terms as API.md writes them:
     organizations by slug, models by name or alias. Every problem is reported
     at once (InvalidInput); a taken code is a Conflict."""
-    problems: list[Problem] = []
+    problems: list[FieldError] = []
     organizations = _organizations(problems, vendor=vendor, customer=customer)
     baseline = (
         _model(problems, field="baseline_model", name=baseline_model) if baseline_model else None
