@@ -5,9 +5,7 @@ A contract's terms are validated here, once, for every way in (the REST API,
 the Django admin, management commands), and written in one transaction.
 """
 
-import functools
 import re
-import zoneinfo
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
@@ -24,6 +22,7 @@ from billing.models import (
     Role,
     SpendLimit,
     ValueScheduleRow,
+    timezone_error,
 )
 from core.batch import FieldError
 from core.errors import Conflict, InvalidInput
@@ -211,20 +210,13 @@ def contract_terms_check(
     return problems
 
 
-@functools.cache
-def _iana_zones() -> frozenset[str]:
-    # The zone list is read from disk (tens of ms); it does not change at run time.
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _check_calendar(
     problems: list[FieldError], *, timezone: str, starts_on: date, ends_on: date | None
 ) -> None:
     """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
-    if timezone not in _iana_zones():
-        problems.append(
-            FieldError("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
-        )
+    error = timezone_error(timezone)
+    if error is not None:
+        problems.append(FieldError("timezone", "unknown_timezone", error))
     if ends_on is not None and ends_on < starts_on:
         problems.append(
             FieldError("ends_on", "ends_before_start", "ends_on is on or after starts_on")
