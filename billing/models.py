@@ -7,6 +7,7 @@ import functools
 import secrets
 import zoneinfo
 from decimal import Decimal
+from types import MappingProxyType
 
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -175,6 +176,19 @@ class Contract(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+# DESIGN.md's defaults of a contract's terms, as the fields above declare
+# them: contract_create and the API's serializer read them here instead of
+# repeating them (the admin's form takes them from the fields). The webhook
+# secret's default is a new secret each time, not a term.
+CONTRACT_DEFAULTS = MappingProxyType(
+    {
+        field.name: field.default
+        for field in Contract._meta.concrete_fields
+        if field.has_default() and not callable(field.default)
+    }
+)
 
 
 class ValueScheduleRow(models.Model):

@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from billing.auth import verified_keys_forget
 from billing.models import (
+    CONTRACT_DEFAULTS,
     ApiKey,
     Contract,
     FeeScheduleRow,
@@ -26,7 +27,7 @@ from billing.models import (
 )
 from core.batch import FieldError
 from core.errors import Conflict, InvalidInput
-from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES, LlmModel, Tier
+from routing.models import FEATURIZERS, MAX_FEATURES, LlmModel, Tier
 from routing.selectors import models_named
 
 UNIQUE_VIOLATION = "23505"
@@ -67,13 +68,15 @@ class RoutingTerms(TypedDict, total=False):
 
 
 DEFAULT_ROUTING = RoutingTerms(
-    window_days=28,
-    min_tasks=20,
-    tolerance=Decimal("0.02"),
-    epsilon=Decimal("0.05"),
-    audit=Decimal("0.05"),
-    value_weight=Decimal(1),
-    featurizer=DEFAULT_FEATURIZER,
+    window_days=CONTRACT_DEFAULTS["routing_window_days"],
+    min_tasks=CONTRACT_DEFAULTS["routing_min_tasks"],
+    tolerance=CONTRACT_DEFAULTS["routing_tolerance"],
+    epsilon=CONTRACT_DEFAULTS["routing_epsilon"],
+    audit=CONTRACT_DEFAULTS["routing_audit"],
+    value_weight=CONTRACT_DEFAULTS["routing_value_weight"],
+    featurizer=CONTRACT_DEFAULTS["routing_featurizer"],
+    # None: the featurizer's own length (routing_terms_resolve), so that a
+    # vendor's own featurizer must name its length.
     feature_length=None,
 )
 # Integer terms are stored as PostgreSQL integers; day counts stay within
@@ -348,20 +351,20 @@ def contract_create(
     code: str,
     vendor: str,
     customer: str,
-    currency: str = "USD",
-    fx_rate: Decimal = Decimal(1),
-    timezone: str = "UTC",
-    period: str = "month",
+    currency: str = CONTRACT_DEFAULTS["currency"],
+    fx_rate: Decimal = CONTRACT_DEFAULTS["fx_rate"],
+    timezone: str = CONTRACT_DEFAULTS["timezone"],
+    period: str = CONTRACT_DEFAULTS["period"],
     starts_on: date,
     ends_on: date | None = None,
-    markup: Decimal = Decimal(0),
-    fixed_fee: Decimal = Decimal(0),
+    markup: Decimal = CONTRACT_DEFAULTS["markup"],
+    fixed_fee: Decimal = CONTRACT_DEFAULTS["fixed_fee"],
     hourly_rate: Decimal | None = None,
-    guarantee_multiple: Decimal = Decimal(0),
-    payout_share: Decimal = Decimal(1),
-    payout_cap: Decimal = Decimal(0),
-    grace_days: int = 7,
-    min_sample: int = 30,
+    guarantee_multiple: Decimal = CONTRACT_DEFAULTS["guarantee_multiple"],
+    payout_share: Decimal = CONTRACT_DEFAULTS["payout_share"],
+    payout_cap: Decimal = CONTRACT_DEFAULTS["payout_cap"],
+    grace_days: int = CONTRACT_DEFAULTS["grace_days"],
+    min_sample: int = CONTRACT_DEFAULTS["min_sample"],
     baseline_model: str | None = None,
     value_schedule: Sequence[ValueRow] = (),
     fee_schedule: Sequence[FeeRow] = (),
