@@ -3,24 +3,40 @@
 Money fields are in the contract currency unless their name ends in ``_usd``.
 """
 
+import functools
 import secrets
 import zoneinfo
 from decimal import Decimal
+from types import MappingProxyType
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey, BaseAPIKeyManager
 
-from core.money import SUM_FIELD, round_total
+from billing import formulas
+from core.money import SUM_FIELD
 from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES
 
 AMOUNT = {"max_digits": 30, "decimal_places": 10}
 RATE = {"max_digits": 20, "decimal_places": 10}
 
 
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    # The zone list is read from disk (tens of ms); it does not change at run time.
+    return frozenset(zoneinfo.available_timezones())
+
+
+def timezone_error(value: str) -> str | None:
+    """DESIGN.md "Money and numbers": periods are cut in an IANA time zone.
+    What is wrong with ``value`` as one, or None."""
+    return None if value in _iana_zones() else f"'{value}' is not an IANA time zone"
+
+
 def validate_timezone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(f"'{value}' is not an IANA time zone")
+    error = timezone_error(value)
+    if error is not None:
+        raise ValidationError(error)
 
 
 def webhook_secret_new() -> str:
@@ -160,6 +176,19 @@ class Contract(models.Model):
     @property
     def tz(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+
+# DESIGN.md's defaults of a contract's terms, as the fields above declare
+# them: contract_create and the API's serializer read them here instead of
+# repeating them (the admin's form takes them from the fields). The webhook
+# secret's default is a new secret each time, not a term.
+CONTRACT_DEFAULTS = MappingProxyType(
+    {
+        field.name: field.default
+        for field in Contract._meta.concrete_fields
+        if field.has_default() and not callable(field.default)
+    }
+)
 
 
 class ValueScheduleRow(models.Model):
@@ -330,8 +359,10 @@ class Statement(models.Model):
         the shortfall, as re-settled, is more than the payout issued for it
         (docs/SETTLEMENT.md)."""
         figures = self.period_figures
-        wanted = round_total(
-            Decimal(figures["shortfall"]) * self.contract.payout_share, self.currency
+        wanted = formulas.payout_before_cap(
+            shortfall=Decimal(figures["shortfall"]),
+            payout_share=self.contract.payout_share,
+            currency=self.currency,
         )
         return wanted > Decimal(figures["payout"])
 

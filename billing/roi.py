@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from billing import formulas
 from billing.models import Contract
 from core.errors import InvalidInput
-from core.money import ratio
 from ledger.roi_selectors import (
     GROUP_BYS,
     TOTAL,
@@ -47,8 +47,10 @@ class RoiFigures:
 
     @classmethod
     def of(cls, key: str, calls: CallSums, outcomes: OutcomeSums) -> "RoiFigures":
-        # charges = usage + outcome fees of accepted outcomes (no fixed fee).
-        charges = calls.charges + outcomes.fees
+        # The fixed fee is per period, not spread over groups (docs/ROI.md).
+        charges = formulas.charges(
+            usage_charges=calls.charges, outcome_fees=outcomes.fees, fixed_fee=Decimal(0)
+        )
         return cls(
             key=key,
             calls=calls.calls,
@@ -58,10 +60,14 @@ class RoiFigures:
             charges=charges,
             value=outcomes.value,
             accepted_outcomes=outcomes.accepted_outcomes,
-            roi=ratio(outcomes.value - charges, charges),
+            roi=formulas.roi(value=outcomes.value, charges=charges),
             baseline_cost_usd=calls.baseline_cost_usd,
-            savings_usd=calls.baseline_cost_usd - calls.cost_usd,
-            efficiency=ratio(calls.baseline_cost_usd, calls.cost_usd),
+            savings_usd=formulas.savings(
+                baseline_cost_usd=calls.baseline_cost_usd, cost_usd=calls.cost_usd
+            ),
+            efficiency=formulas.efficiency(
+                baseline_cost_usd=calls.baseline_cost_usd, cost_usd=calls.cost_usd
+            ),
         )
 
 

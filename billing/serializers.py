@@ -4,12 +4,11 @@ Input serializers check shape and types only (a Decimal has at most 10
 places, a date is a date); the business rules live in billing/services.py.
 """
 
-from decimal import Decimal
-
 from rest_framework import serializers
 
 from billing.models import (
     AMOUNT,
+    CONTRACT_DEFAULTS,
     RATE,
     Contract,
     FeeScheduleRow,
@@ -198,20 +197,24 @@ class ContractCreateSerializer(serializers.Serializer):
     code = serializers.SlugField(max_length=100)
     vendor = serializers.SlugField(max_length=100)
     customer = serializers.SlugField(max_length=100)
-    currency = serializers.CharField(default="USD")
-    fx_rate = _rate(default=Decimal(1))
-    timezone = serializers.CharField(max_length=64, default="UTC")
-    period = serializers.ChoiceField(choices=Period.choices, default=Period.MONTH)
+    currency = serializers.CharField(default=CONTRACT_DEFAULTS["currency"])
+    fx_rate = _rate(default=CONTRACT_DEFAULTS["fx_rate"])
+    timezone = serializers.CharField(max_length=64, default=CONTRACT_DEFAULTS["timezone"])
+    period = serializers.ChoiceField(choices=Period.choices, default=CONTRACT_DEFAULTS["period"])
     starts_on = serializers.DateField()
     ends_on = serializers.DateField(allow_null=True, default=None)
-    markup = _rate(default=Decimal(0))
-    fixed_fee = _amount(default=Decimal(0))
+    markup = _rate(default=CONTRACT_DEFAULTS["markup"])
+    fixed_fee = _amount(default=CONTRACT_DEFAULTS["fixed_fee"])
     hourly_rate = _amount(allow_null=True, default=None)
-    guarantee_multiple = _rate(default=Decimal(0))
-    payout_share = _rate(default=Decimal(1))
-    payout_cap = _amount(default=Decimal(0))
-    grace_days = serializers.IntegerField(min_value=0, max_value=DAYS_MAX, default=7)
-    min_sample = serializers.IntegerField(min_value=0, max_value=INTEGER_MAX, default=30)
+    guarantee_multiple = _rate(default=CONTRACT_DEFAULTS["guarantee_multiple"])
+    payout_share = _rate(default=CONTRACT_DEFAULTS["payout_share"])
+    payout_cap = _amount(default=CONTRACT_DEFAULTS["payout_cap"])
+    grace_days = serializers.IntegerField(
+        min_value=0, max_value=DAYS_MAX, default=CONTRACT_DEFAULTS["grace_days"]
+    )
+    min_sample = serializers.IntegerField(
+        min_value=0, max_value=INTEGER_MAX, default=CONTRACT_DEFAULTS["min_sample"]
+    )
     baseline_model = serializers.CharField(max_length=200, allow_null=True, default=None)
     value_schedule = ValueRowInSerializer(many=True, default=list)
     fee_schedule = FeeRowInSerializer(many=True, default=list)

@@ -5,11 +5,8 @@ A contract's terms are validated here, once, for every way in (the REST API,
 the Django admin, management commands), and written in one transaction.
 """
 
-import functools
 import re
-import zoneinfo
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TypedDict
@@ -18,6 +15,7 @@ from django.db import IntegrityError, transaction
 
 from billing.auth import verified_keys_forget
 from billing.models import (
+    CONTRACT_DEFAULTS,
     ApiKey,
     Contract,
     FeeScheduleRow,
@@ -25,9 +23,11 @@ from billing.models import (
     Role,
     SpendLimit,
     ValueScheduleRow,
+    timezone_error,
 )
+from core.batch import FieldError
 from core.errors import Conflict, InvalidInput
-from routing.models import DEFAULT_FEATURIZER, FEATURIZERS, MAX_FEATURES, LlmModel, Tier
+from routing.models import FEATURIZERS, MAX_FEATURES, LlmModel, Tier
 from routing.selectors import models_named
 
 UNIQUE_VIOLATION = "23505"
@@ -68,13 +68,15 @@ class RoutingTerms(TypedDict, total=False):
 
 
 DEFAULT_ROUTING = RoutingTerms(
-    window_days=28,
-    min_tasks=20,
-    tolerance=Decimal("0.02"),
-    epsilon=Decimal("0.05"),
-    audit=Decimal("0.05"),
-    value_weight=Decimal(1),
-    featurizer=DEFAULT_FEATURIZER,
+    window_days=CONTRACT_DEFAULTS["routing_window_days"],
+    min_tasks=CONTRACT_DEFAULTS["routing_min_tasks"],
+    tolerance=CONTRACT_DEFAULTS["routing_tolerance"],
+    epsilon=CONTRACT_DEFAULTS["routing_epsilon"],
+    audit=CONTRACT_DEFAULTS["routing_audit"],
+    value_weight=CONTRACT_DEFAULTS["routing_value_weight"],
+    featurizer=CONTRACT_DEFAULTS["routing_featurizer"],
+    # None: the featurizer's own length (routing_terms_resolve), so that a
+    # vendor's own featurizer must name its length.
     feature_length=None,
 )
 # Integer terms are stored as PostgreSQL integers; day counts stay within
@@ -83,19 +85,7 @@ INTEGER_MAX = 2**31 - 1
 DAYS_MAX = 3650
 
 
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with submitted terms; ``field`` is the wire name."""
-
-    field: str
-    code: str
-    message: str
-
-    def as_dict(self) -> dict:
-        return {"field": self.field, "code": self.code, "message": self.message}
-
-
-def _raise_if_any(problems: list[Problem]) -> None:
+def _raise_if_any(problems: list[FieldError]) -> None:
     """One 400 for all problems: the first one's code and message on top, every
     problem in ``details`` so a client fixes them in one round trip."""
     if problems:
@@ -123,11 +113,11 @@ def apikey_create(*, organization: Organization, role: str, name: str) -> tuple[
     problems = []
     if role not in Role.values:
         problems.append(
-            Problem("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
+            FieldError("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
         )
     if not name or len(name) > KEY_NAME_MAX:
         problems.append(
-            Problem("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
+            FieldError("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
         )
     _raise_if_any(problems)
     return ApiKey.objects.create_key(organization=organization, role=role, name=name)
@@ -142,25 +132,25 @@ def apikey_revoke(*, key: ApiKey) -> ApiKey:
     return key
 
 
-def _organizations(problems: list[Problem], *, vendor: str, customer: str) -> dict[str, int]:
+def _organizations(problems: list[FieldError], *, vendor: str, customer: str) -> dict[str, int]:
     found = dict(Organization.objects.filter(slug__in=[vendor, customer]).values_list("slug", "id"))
     for field, slug in (("vendor", vendor), ("customer", customer)):
         if slug not in found:
-            problems.append(Problem(field, "unknown_organization", f"no organization '{slug}'"))
+            problems.append(FieldError(field, "unknown_organization", f"no organization '{slug}'"))
     return found
 
 
-def _model(problems: list[Problem], *, field: str, name: str) -> LlmModel | None:
+def _model(problems: list[FieldError], *, field: str, name: str) -> LlmModel | None:
     model = models_named(name=name).first()
     if model is None:
         problems.append(
-            Problem(field, "unknown_model", f"no model or alias '{name}' in the catalog")
+            FieldError(field, "unknown_model", f"no model or alias '{name}' in the catalog")
         )
     return model
 
 
 def _check_money_terms(
-    problems: list[Problem],
+    problems: list[FieldError],
     *,
     currency: str,
     fx_rate: Decimal,
@@ -171,24 +161,26 @@ def _check_money_terms(
     so a USD contract converts at exactly 1."""
     if not ISO_4217_SHAPE.fullmatch(currency):
         problems.append(
-            Problem(
+            FieldError(
                 "currency",
                 "invalid_currency",
                 f"'{currency}' is not an ISO 4217 code (three capital letters)",
             )
         )
     if fx_rate <= 0:
-        problems.append(Problem("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
+        problems.append(FieldError("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
     elif currency == "USD" and fx_rate != 1:
         problems.append(
-            Problem("fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)")
+            FieldError(
+                "fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)"
+            )
         )
     for field, amount in amounts.items():
         if amount is not None and amount < 0:
-            problems.append(Problem(field, "negative_amount", f"{field} cannot be negative"))
+            problems.append(FieldError(field, "negative_amount", f"{field} cannot be negative"))
     if not 0 <= payout_share <= 1:
         problems.append(
-            Problem("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
+            FieldError("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
         )
 
 
@@ -204,12 +196,14 @@ def contract_terms_check(
     amounts: dict[str, Decimal | None],
     payout_share: Decimal,
     baseline_model: LlmModel | None,
-) -> list[Problem]:
+) -> list[FieldError]:
     """The contract-level rules, shared by contract_create and the admin form."""
-    problems: list[Problem] = []
+    problems: list[FieldError] = []
     if vendor_id is not None and vendor_id == customer_id:
         problems.append(
-            Problem("customer", "same_vendor_and_customer", "the vendor cannot be its own customer")
+            FieldError(
+                "customer", "same_vendor_and_customer", "the vendor cannot be its own customer"
+            )
         )
     _check_money_terms(
         problems, currency=currency, fx_rate=fx_rate, amounts=amounts, payout_share=payout_share
@@ -219,29 +213,24 @@ def contract_terms_check(
     return problems
 
 
-@functools.cache
-def _iana_zones() -> frozenset[str]:
-    # The zone list is read from disk (tens of ms); it does not change at run time.
-    return frozenset(zoneinfo.available_timezones())
-
-
 def _check_calendar(
-    problems: list[Problem], *, timezone: str, starts_on: date, ends_on: date | None
+    problems: list[FieldError], *, timezone: str, starts_on: date, ends_on: date | None
 ) -> None:
     """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
-    if timezone not in _iana_zones():
-        problems.append(
-            Problem("timezone", "unknown_timezone", f"'{timezone}' is not an IANA time zone")
-        )
+    error = timezone_error(timezone)
+    if error is not None:
+        problems.append(FieldError("timezone", "unknown_timezone", error))
     if ends_on is not None and ends_on < starts_on:
-        problems.append(Problem("ends_on", "ends_before_start", "ends_on is on or after starts_on"))
+        problems.append(
+            FieldError("ends_on", "ends_before_start", "ends_on is on or after starts_on")
+        )
 
 
-def _check_baseline(problems: list[Problem], baseline_model: LlmModel | None) -> None:
+def _check_baseline(problems: list[FieldError], baseline_model: LlmModel | None) -> None:
     """DESIGN.md "Routing savings": the baseline is a frontier model."""
     if baseline_model is not None and baseline_model.tier != Tier.FRONTIER:
         problems.append(
-            Problem(
+            FieldError(
                 "baseline_model",
                 "baseline_not_frontier",
                 f"the baseline model '{baseline_model.name}' is {baseline_model.tier}, "
@@ -250,18 +239,18 @@ def _check_baseline(problems: list[Problem], baseline_model: LlmModel | None) ->
         )
 
 
-def _check_unique(problems: list[Problem], field: str, keys: list) -> None:
+def _check_unique(problems: list[FieldError], field: str, keys: list) -> None:
     seen = set()
     for index, key in enumerate(keys):
         if key in seen:
             problems.append(
-                Problem(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
+                FieldError(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
             )
         seen.add(key)
 
 
 def _check_schedules(
-    problems: list[Problem],
+    problems: list[FieldError],
     *,
     value_schedule: Sequence[ValueRow],
     fee_schedule: Sequence[FeeRow],
@@ -275,15 +264,15 @@ def _check_schedules(
     for index, row in enumerate(value_schedule):
         if row["unit_value"] < 0:
             problems.append(
-                Problem(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
+                FieldError(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
             )
     for index, row in enumerate(fee_schedule):
         if row["fee"] < 0:
-            problems.append(Problem(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
+            problems.append(FieldError(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
     for index, row in enumerate(spend_limits):
         if row["amount"] <= 0:
             problems.append(
-                Problem(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
+                FieldError(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
             )
 
 
@@ -296,13 +285,13 @@ def routing_terms_resolve(routing: RoutingTerms) -> RoutingTerms:
     return terms
 
 
-def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
+def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
     """DESIGN.md "Learning (nightly)": the routing terms of a contract, as
     resolved by routing_terms_resolve."""
     problems = []
     if not 1 <= routing["window_days"] <= DAYS_MAX:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.window_days",
                 "out_of_range",
                 f"window_days is between 1 and {DAYS_MAX}",
@@ -310,28 +299,28 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     if not 0 <= routing["min_tasks"] <= INTEGER_MAX:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {INTEGER_MAX}"
             )
         )
     for name in ("tolerance", "value_weight"):
         if routing[name] < 0:
-            problems.append(Problem(f"routing.{name}", "negative_amount", f"{name} < 0"))
+            problems.append(FieldError(f"routing.{name}", "negative_amount", f"{name} < 0"))
     for name in ("epsilon", "audit"):
         if not 0 <= routing[name] <= 1:
             problems.append(
-                Problem(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
+                FieldError(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
             )
     shares_valid = all(0 <= routing[name] <= 1 for name in ("epsilon", "audit"))
     if shares_valid and routing["epsilon"] + routing["audit"] > 1:
         problems.append(
-            Problem("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
+            FieldError("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
         )
     shipped = FEATURIZERS.get(routing["featurizer"])
     length = routing["feature_length"]
     if length is None:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "required",
                 f"featurizer '{routing['featurizer']}' is not one the client package ships "
@@ -340,7 +329,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     elif not 1 <= length <= MAX_FEATURES:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "out_of_range",
                 f"feature_length is between 1 and {MAX_FEATURES}",
@@ -348,7 +337,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[Problem]:
         )
     elif shipped is not None and length != shipped:
         problems.append(
-            Problem(
+            FieldError(
                 "routing.feature_length",
                 "invalid_feature_length",
                 f"featurizer '{routing['featurizer']}' gives {shipped} features, not {length}",
@@ -362,20 +351,20 @@ def contract_create(
     code: str,
     vendor: str,
     customer: str,
-    currency: str = "USD",
-    fx_rate: Decimal = Decimal(1),
-    timezone: str = "UTC",
-    period: str = "month",
+    currency: str = CONTRACT_DEFAULTS["currency"],
+    fx_rate: Decimal = CONTRACT_DEFAULTS["fx_rate"],
+    timezone: str = CONTRACT_DEFAULTS["timezone"],
+    period: str = CONTRACT_DEFAULTS["period"],
     starts_on: date,
     ends_on: date | None = None,
-    markup: Decimal = Decimal(0),
-    fixed_fee: Decimal = Decimal(0),
+    markup: Decimal = CONTRACT_DEFAULTS["markup"],
+    fixed_fee: Decimal = CONTRACT_DEFAULTS["fixed_fee"],
     hourly_rate: Decimal | None = None,
-    guarantee_multiple: Decimal = Decimal(0),
-    payout_share: Decimal = Decimal(1),
-    payout_cap: Decimal = Decimal(0),
-    grace_days: int = 7,
-    min_sample: int = 30,
+    guarantee_multiple: Decimal = CONTRACT_DEFAULTS["guarantee_multiple"],
+    payout_share: Decimal = CONTRACT_DEFAULTS["payout_share"],
+    payout_cap: Decimal = CONTRACT_DEFAULTS["payout_cap"],
+    grace_days: int = CONTRACT_DEFAULTS["grace_days"],
+    min_sample: int = CONTRACT_DEFAULTS["min_sample"],
     baseline_model: str | None = None,
     value_schedule: Sequence[ValueRow] = (),
     fee_schedule: Sequence[FeeRow] = (),
@@ -387,7 +376,7 @@ def contract_create(
     """A contract with its schedules, from terms as API.md writes them:
     organizations by slug, models by name or alias. Every problem is reported
     at once (InvalidInput); a taken code is a Conflict."""
-    problems: list[Problem] = []
+    problems: list[FieldError] = []
     organizations = _organizations(problems, vendor=vendor, customer=customer)
     baseline = (
         _model(problems, field="baseline_model", name=baseline_model) if baseline_model else None

@@ -13,19 +13,19 @@ from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing import webhooks
+from billing import formulas, webhooks
 from billing.intervals import value_interval
 from billing.models import Contract, RepriceCorrection, Statement, StatementKind
 from billing.nightly import StepFailures
 from billing.periods import ContractPeriod, period_label, period_of, periods_due
 from core.localtime import local_midnight_utc
-from core.money import exact_context, quantize_amount, ratio, round_total
+from core.money import exact_context, quantize_amount, round_total
 from ledger.journal import journal_post
 from ledger.models import Account, CallRollup, OutcomeRollup, OutcomeStatus
 from ledger.rollups import days_rollup, dirty_marks, dirty_marks_consume
@@ -166,8 +166,8 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
             "task_type": task,
             "cost_usd": _s(cost),
             "baseline_cost_usd": _s(base),
-            "savings_usd": _s(base - cost),
-            "efficiency": _str_or_none(ratio(base, cost)),
+            "savings_usd": _s(formulas.savings(baseline_cost_usd=base, cost_usd=cost)),
+            "efficiency": _str_or_none(formulas.efficiency(baseline_cost_usd=base, cost_usd=cost)),
         }
         for task, (cost, base) in sorted(by_task.items())
     ]
@@ -289,16 +289,21 @@ def figures_compute(
         usage = round_total(sums["usage_charges"], currency)
         fees = round_total(sums["outcome_fees"], currency)
         fixed = round_total(contract.fixed_fee, currency)
-        charges = usage + fees + fixed
+        charges = formulas.charges(usage_charges=usage, outcome_fees=fees, fixed_fee=fixed)
         value = round_total(sums["value"], currency)
-        guaranteed = round_total(contract.guarantee_multiple * charges, currency)
-        shortfall = max(Decimal(0), guaranteed - value)
-        # Down to the minor unit: a cap written with more places than the
-        # currency has is never exceeded by a payout rounded to it.
-        cap_available = round_total(
-            max(Decimal(0), contract.payout_cap - payouts_elsewhere), currency, rounding=ROUND_FLOOR
+        guaranteed = formulas.guaranteed_value(
+            guarantee_multiple=contract.guarantee_multiple, charges=charges, currency=currency
         )
-        payout = min(round_total(shortfall * contract.payout_share, currency), cap_available)
+        shortfall = formulas.shortfall(guaranteed_value=guaranteed, value=value)
+        cap_available = formulas.cap_available(
+            payout_cap=contract.payout_cap, payouts_elsewhere=payouts_elsewhere, currency=currency
+        )
+        payout = formulas.payout(
+            shortfall=shortfall,
+            payout_share=contract.payout_share,
+            cap_available=cap_available,
+            currency=currency,
+        )
         cost = round_total(sums["cost_usd"], "USD")
         baseline = round_total(sums["baseline_cost_usd"], "USD")
         return Figures(
@@ -310,14 +315,18 @@ def figures_compute(
             fixed_fee=fixed,
             charges=charges,
             value=value,
-            roi=ratio(value - charges, charges),
+            roi=formulas.roi(value=value, charges=charges),
             guaranteed_value=guaranteed,
             shortfall=shortfall,
             payout=payout,
             cap_remaining=cap_available - payout,
             baseline_cost_usd=baseline,
-            savings_usd=baseline - cost,
-            efficiency=ratio(sums["baseline_cost_usd"], sums["cost_usd"]),
+            savings_usd=formulas.savings(baseline_cost_usd=baseline, cost_usd=cost),
+            # From the exact sums (docs/SETTLEMENT.md "Rounding"), as the
+            # per-task-type lines are.
+            efficiency=formulas.efficiency(
+                baseline_cost_usd=sums["baseline_cost_usd"], cost_usd=sums["cost_usd"]
+            ),
         )
 
 

@@ -28,6 +28,11 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
+    """One thing wrong with submitted input, as every 400 lists it: an
+    ingested record's field, a price row's, a contract term's. ``field`` is
+    the wire name (``occurred_at``, ``routing.epsilon``,
+    ``value_schedule[2]``)."""
+
     field: str
     code: str
     message: str

@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from core.batch import DecodedBatch, FieldError, Rejection, check_size, field_error
 from core.errors import BatchTooLarge, InvalidInput
 from ledger.records import CallIn
+from routing.models import ServiceTier
 
 # First name present wins: the current semantic convention, then older ones.
 INPUT_TOKENS = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
@@ -43,7 +44,6 @@ REASONING = (
 )
 MODEL = ("gen_ai.response.model", "gen_ai.request.model")
 SERVICE_TIER = ("gen_ai.openai.response.service_tier", "openai.response.service_tier")
-SERVICE_TIERS = {"standard", "batch", "flex", "priority"}
 STATUS_ERROR = 2
 
 
@@ -211,7 +211,8 @@ def _call_from_span(span: Span) -> dict[str, Any] | None:
         "cache_read_tokens": _first(a, CACHE_READ) or 0,
         "cache_write_tokens": _first(a, CACHE_WRITE) or 0,
         "reasoning_tokens": _first(a, REASONING) or 0,
-        "service_tier": tier if isinstance(tier, str) and tier in SERVICE_TIERS else "standard",
+        # docs/OTLP.md: an unknown or non-string tier reads as standard.
+        "service_tier": tier if tier in ServiceTier.values else ServiceTier.STANDARD.value,
         "latency_ms": max(0, (span.end_ns - span.start_ns) // 1_000_000) if span.end_ns else None,
         "success": not span.failed,
         "policy_version": policy_version,

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from routing.models import ServiceTier
+
 # DESIGN.md "Trust between the parties": no control (Cc, U+0085 included),
 # format (Cf: zero-width, bidi, U+FEFF) or line/paragraph separator (Zl, Zp)
 # characters, which would make two ids look alike in an audit view, and no
@@ -57,7 +59,9 @@ Name = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Ref = Annotated[str, msgspec.Meta(max_length=ID_MAX_LENGTH, pattern=VISIBLE_TEXT)]
 AwareTime = Annotated[datetime, msgspec.Meta(tz=True)]
 Tokens = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
-ServiceTierName = Literal["standard", "batch", "flex", "priority"]
+# The price book's tiers (routing.models.ServiceTier), as plain strings: a
+# tier it does not know is refused at decoding ("Invalid enum value").
+ServiceTierName = Literal[tuple(ServiceTier.values)]
 
 
 class CallIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -72,7 +76,7 @@ class CallIn(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     cache_write_tokens: Tokens = 0
     cache_write_1h_tokens: Tokens = 0
     reasoning_tokens: Tokens = 0
-    service_tier: ServiceTierName = "standard"
+    service_tier: ServiceTierName = ServiceTier.STANDARD.value
     reported_cost_usd: Decimal | None = None
     latency_ms: Annotated[int, msgspec.Meta(ge=0, le=2**31 - 1)] | None = None
     success: bool = True
