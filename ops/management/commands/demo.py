@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand
 from rich.console import Console
 from rich.table import Table
 
+from billing.formulas import efficiency
 from billing.models import Statement, StatementKind
 from billing.selectors import statement_list
 from config.celery import app
@@ -20,6 +21,10 @@ from routing.learning import policy_current
 
 def _money(value: Decimal, currency: str = "USD") -> str:
     return f"{value:,.2f} {currency}"
+
+
+def _times(ratio: Decimal | None) -> str:
+    return "-" if ratio is None else f"{ratio:.1f}x"
 
 
 class Command(BaseCommand):
@@ -114,7 +119,7 @@ class Command(BaseCommand):
                 f"{calls:,}",
                 _money(cost),
                 _money(baseline),
-                f"{baseline / cost:.1f}x" if cost else "-",
+                _times(efficiency(baseline_cost_usd=baseline, cost_usd=cost)),
             )
         console.print(tasks)
         kind = (
