@@ -90,6 +90,7 @@ SELECT {t_names}, t.tasks, coalesce(a.successes, 0), t.cost, coalesce(a.outcomes
        coalesce(a.value, 0), coalesce(a.fees, 0)
   FROM tasks t LEFT JOIN attributed a ON {same_group}
  WHERE {t_not_null}
+ ORDER BY {t_names}
 """
 
 # Accepted outcomes that no call of the range carries: counted whole, in no
