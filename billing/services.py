@@ -68,13 +68,11 @@ class RoutingTerms(TypedDict, total=False):
 
 
 DEFAULT_ROUTING = RoutingTerms(
-    window_days=CONTRACT_DEFAULTS["routing_window_days"],
-    min_tasks=CONTRACT_DEFAULTS["routing_min_tasks"],
-    tolerance=CONTRACT_DEFAULTS["routing_tolerance"],
-    epsilon=CONTRACT_DEFAULTS["routing_epsilon"],
-    audit=CONTRACT_DEFAULTS["routing_audit"],
-    value_weight=CONTRACT_DEFAULTS["routing_value_weight"],
-    featurizer=CONTRACT_DEFAULTS["routing_featurizer"],
+    **{
+        name: CONTRACT_DEFAULTS[f"routing_{name}"]
+        for name in RoutingTerms.__annotations__
+        if name != "feature_length"
+    },
     # None: the featurizer's own length (routing_terms_resolve), so that a
     # vendor's own featurizer must name its length.
     feature_length=None,
@@ -436,14 +434,7 @@ def contract_create(
                     min_sample=min_sample,
                     baseline_model=baseline,
                     webhook_url=webhook_url,
-                    routing_window_days=routing["window_days"],
-                    routing_min_tasks=routing["min_tasks"],
-                    routing_tolerance=routing["tolerance"],
-                    routing_epsilon=routing["epsilon"],
-                    routing_audit=routing["audit"],
-                    routing_value_weight=routing["value_weight"],
-                    routing_featurizer=routing["featurizer"],
-                    routing_feature_length=routing["feature_length"],
+                    **{f"routing_{name}": value for name, value in routing.items()},
                 )
         except IntegrityError as exc:
             if _is_unique_violation(exc):
