@@ -161,12 +161,17 @@ def model_labels(*, ids: Iterable[int], label: str) -> dict[int, str]:
     return dict(LlmModel.objects.filter(id__in=list(ids)).values_list("id", label))
 
 
-def names_taken(*, names: Iterable[str]) -> set[str]:
-    """Which of ``names`` the catalog already uses, as a model name or an alias."""
+def names_taken(*, names: Iterable[str], other_than: int | None = None) -> set[str]:
+    """Which of ``names`` the catalog already uses, as a model name or an
+    alias: of any model, or of any model but the one with id ``other_than``
+    (a model keeps its own names when it is edited)."""
     names = set(names)
-    return set(LlmModel.objects.filter(name__in=names).values_list("name", flat=True)) | set(
-        ModelAlias.objects.filter(alias__in=names).values_list("alias", flat=True)
-    )
+    models = LlmModel.objects.filter(name__in=names)
+    aliases = ModelAlias.objects.filter(alias__in=names)
+    if other_than is not None:
+        models = models.exclude(id=other_than)
+        aliases = aliases.exclude(llm_model_id=other_than)
+    return set(models.values_list("name", flat=True)) | set(aliases.values_list("alias", flat=True))
 
 
 # The calls table belongs to the ledger, a layer above the price book; this

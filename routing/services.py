@@ -72,24 +72,73 @@ def model_errors(
     return errors
 
 
-@transaction.atomic
-def model_create(*, name: str, provider: str, tier: str, aliases: Sequence[str] = ()) -> LlmModel:
-    """A new catalog entry. A call names its model by name or alias, so each of
-    them must be free across every model's name and aliases (Conflict)."""
+def model_check(
+    *,
+    name: str,
+    provider: str,
+    tier: str,
+    aliases: Sequence[str],
+    model: LlmModel | None = None,
+) -> None:
+    """What model_create and model_update refuse, raised: InvalidInput for an
+    entry that is not valid, Conflict for a name or alias that another model
+    already has (a call names its model by either, so each string means one
+    model; ``model``: the entry being edited, whose own names stay free).
+
+    It takes the catalog lock before it reads the catalog, so a write later
+    in the same transaction goes in against the catalog as checked: the
+    admin checks in its form and writes on save, in one transaction."""
     aliases = list(aliases)
     errors = model_errors(name=name, provider=provider, tier=tier, aliases=aliases)
     if errors:
         raise _invalid("the model is not valid", errors)
     _lock_catalog()
-    taken = sorted(names_taken(names=[name, *aliases]))
+    taken = sorted(
+        names_taken(names=[name, *aliases], other_than=model.id if model is not None else None)
+    )
     if taken:
         raise Conflict(
             f"already in the catalog as a model name or alias: {', '.join(taken)}",
             details={"taken": taken},
         )
+
+
+@transaction.atomic
+def model_create(*, name: str, provider: str, tier: str, aliases: Sequence[str] = ()) -> LlmModel:
+    """A new catalog entry, under model_check's rules."""
+    aliases = list(aliases)
+    model_check(name=name, provider=provider, tier=tier, aliases=aliases)
     model = LlmModel.objects.create(name=name, provider=provider, tier=tier)
     ModelAlias.objects.bulk_create(ModelAlias(llm_model=model, alias=alias) for alias in aliases)
     return model
+
+
+@transaction.atomic
+def model_update(
+    *, model: LlmModel, name: str, provider: str, tier: str, aliases: Sequence[str]
+) -> LlmModel:
+    """A catalog entry's new name, provider, tier and aliases, under
+    model_check's rules; ``aliases`` is the whole new list: aliases left out
+    are removed, new ones added."""
+    aliases = list(aliases)
+    model_check(name=name, provider=provider, tier=tier, aliases=aliases, model=model)
+    model.name, model.provider, model.tier = name, provider, tier
+    model.save(update_fields=["name", "provider", "tier"])
+    model.aliases.exclude(alias__in=aliases).delete()
+    kept = set(model.aliases.values_list("alias", flat=True))
+    ModelAlias.objects.bulk_create(
+        ModelAlias(llm_model=model, alias=alias) for alias in aliases if alias not in kept
+    )
+    return model
+
+
+@transaction.atomic
+def model_delete(*, model: LlmModel) -> None:
+    """A catalog entry and its aliases. Price rows, calls and contract
+    baselines protect the model they name (ProtectedError); the lock keeps an
+    import from pricing a model that is going away."""
+    _lock_catalog()
+    model.delete()
 
 
 # --- prices -----------------------------------------------------------------
@@ -199,6 +248,38 @@ def price_errors(price: PriceIn) -> list[FieldError]:
     return errors
 
 
+def price_check(*, model: LlmModel, price: PriceIn, reprice: bool = False) -> None:
+    """What price_create refuses, raised: InvalidInput for a row that is not
+    a valid price; Conflict for a row already at the same (model, service
+    tier, effective_from), since stored prices are never overwritten; and
+    Conflict ``backdated_price`` for a back-dated row (one that calls
+    already costed with another row would fall under), unless ``reprice``:
+    only a decided reprice (billing.reprice.reprice_apply) passes it, and
+    posts the adjustments (DESIGN.md "Cost drift, repricing").
+
+    Like model_check, it takes the catalog lock before it reads."""
+    errors = price_errors(price)
+    if errors:
+        raise _invalid("the price is not valid", errors)
+    _lock_catalog()
+    if Price.objects.filter(
+        llm_model=model, service_tier=price.service_tier, effective_from=price.effective_from
+    ).exists():
+        raise Conflict(
+            f"{model.name} already has a {price.service_tier} price from "
+            f"{price.effective_from.isoformat()}; add a row with a later effective_from"
+        )
+    backdated = (
+        []
+        if reprice
+        else backdating_errors(
+            model_id=model.id, service_tier=price.service_tier, effective_from=price.effective_from
+        )
+    )
+    if backdated:
+        raise Conflict(backdated[0], code="backdated_price")
+
+
 @transaction.atomic
 def price_create(
     *,
@@ -216,12 +297,7 @@ def price_create(
     source: str = "",
     reprice: bool = False,
 ) -> Price:
-    """A new price row. A row already at the same (model, service tier,
-    effective_from) is a Conflict: stored prices are never overwritten. A
-    back-dated row (one that calls already costed with another row would
-    fall under) is a Conflict too, unless ``reprice``: only a decided
-    reprice (billing.reprice.reprice_apply) passes it, and posts the
-    adjustments (DESIGN.md "Cost drift, repricing")."""
+    """A new price row, under price_check's rules."""
     price = PriceIn(
         effective_from=effective_from,
         input=input,
@@ -234,26 +310,7 @@ def price_create(
         long_context_threshold=long_context_threshold,
         long_context=long_context,
     )
-    errors = price_errors(price)
-    if errors:
-        raise _invalid("the price is not valid", errors)
-    _lock_catalog()
-    if Price.objects.filter(
-        llm_model=model, service_tier=service_tier, effective_from=effective_from
-    ).exists():
-        raise Conflict(
-            f"{model.name} already has a {service_tier} price from "
-            f"{effective_from.isoformat()}; add a row with a later effective_from"
-        )
-    backdated = (
-        []
-        if reprice
-        else backdating_errors(
-            model_id=model.id, service_tier=service_tier, effective_from=effective_from
-        )
-    )
-    if backdated:
-        raise Conflict(backdated[0], code="backdated_price")
+    price_check(model=model, price=price, reprice=reprice)
     return Price.objects.create(llm_model=model, source=source, **price.columns())
 
 
