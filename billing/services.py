@@ -449,3 +449,115 @@ def contract_create(
         SpendLimit.objects.bulk_create(SpendLimit(contract=contract, **row) for row in spend_limits)
         contract.routing_models.set(candidates)
     return contract
+
+
+# --- a stored contract's open terms -------------------------------------------
+# What may change once a contract exists (docs/ADMIN.md "What the admin may
+# still edit"); every other term is fixed. The admin's contract page checks
+# with these functions and writes through contract_create and contract_update.
+
+
+def contract_check(
+    *, contract: Contract, ends_on: date | None, routing: RoutingTerms
+) -> list[FieldError]:
+    """contract_create's rules, the schedules' apart (schedules_check), on
+    ``contract``'s fixed terms with ``ends_on`` and the ``routing`` terms.
+    ``contract`` is a stored contract being edited, or an unsaved one
+    holding the terms of a new contract (the admin's add page)."""
+    problems = contract_terms_check(
+        vendor_id=contract.vendor_id,
+        customer_id=contract.customer_id,
+        currency=contract.currency,
+        fx_rate=contract.fx_rate,
+        timezone=contract.timezone,
+        starts_on=contract.starts_on,
+        ends_on=ends_on,
+        amounts={name: getattr(contract, name) for name in NOT_NEGATIVE_TERMS},
+        payout_share=contract.payout_share,
+        baseline_model=contract.baseline_model,
+    )
+    return problems + routing_terms_check(routing_terms_resolve(routing))
+
+
+def schedules_check(
+    *,
+    value_schedule: Sequence[ValueRow] = (),
+    fee_schedule: Sequence[FeeRow] = (),
+    spend_limits: Sequence[SpendLimitRow] = (),
+) -> list[FieldError]:
+    """contract_create's rules on schedules, for a page that checks one
+    schedule at a time."""
+    problems: list[FieldError] = []
+    _check_schedules(
+        problems,
+        value_schedule=value_schedule,
+        fee_schedule=fee_schedule,
+        spend_limits=spend_limits,
+    )
+    return problems
+
+
+def _schedule_replace(rows, new: Sequence[dict], *, key: tuple[str, ...]) -> None:
+    """Make ``rows`` (a contract's related rows) exactly ``new``: a stored row
+    whose ``key`` stays is updated in place, the others are deleted, new keys
+    added."""
+    wanted = {tuple(row[name] for name in key): row for row in new}
+    for stored in rows.all():
+        row = wanted.pop(tuple(getattr(stored, name) for name in key), None)
+        if row is None:
+            stored.delete()
+        else:
+            for name, value in row.items():
+                setattr(stored, name, value)
+            stored.save()
+    for row in wanted.values():
+        rows.create(**row)
+
+
+@transaction.atomic
+def contract_update(
+    *,
+    contract: Contract,
+    ends_on: date | None,
+    webhook_url: str | None,
+    routing_models: Sequence[str],
+    routing: RoutingTerms,
+    value_schedule: Sequence[ValueRow] | None = None,
+    fee_schedule: Sequence[FeeRow] | None = None,
+    spend_limits: Sequence[SpendLimitRow] | None = None,
+) -> Contract:
+    """A stored contract's open terms, under contract_create's rules (every
+    problem at once, InvalidInput): routing models by name or alias, the
+    routing terms, and each schedule as its whole new list (None: as stored).
+    They change what happens from now on; what is stored was priced already."""
+    problems: list[FieldError] = []
+    candidates = [
+        _model(problems, field=f"routing_models[{index}]", name=name)
+        for index, name in enumerate(routing_models)
+    ]
+    problems += contract_check(contract=contract, ends_on=ends_on, routing=routing)
+    problems += schedules_check(
+        value_schedule=value_schedule or (),
+        fee_schedule=fee_schedule or (),
+        spend_limits=spend_limits or (),
+    )
+    _raise_if_any(problems)
+
+    routing = routing_terms_resolve(routing)
+    contract.ends_on = ends_on
+    contract.webhook_url = webhook_url
+    for name, value in routing.items():
+        setattr(contract, f"routing_{name}", value)
+    contract.save(
+        update_fields=["ends_on", "webhook_url", *(f"routing_{name}" for name in routing)]
+    )
+    schedules = (
+        (contract.value_schedule, value_schedule, ("kind", "task_type")),
+        (contract.fee_schedule, fee_schedule, ("kind", "task_type")),
+        (contract.spend_limits, spend_limits, ("window",)),
+    )
+    for rows, new, key in schedules:
+        if new is not None:
+            _schedule_replace(rows, new, key=key)
+    contract.routing_models.set(candidates)
+    return contract

@@ -5,6 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models
+from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -48,6 +49,8 @@ CONTRACT_TERMS = (
     "min_sample",
     "baseline_model",
 )
+# The terms contract_create takes by name rather than as rows.
+BY_NAME = ("vendor", "customer", "baseline_model")
 
 
 @admin.register(Organization)
@@ -89,52 +92,82 @@ class ApiKeyAdmin(APIKeyModelAdmin):
 
 
 class ContractAdminForm(forms.ModelForm):
-    """The admin builds the fields; this adds the service's rules."""
+    """The admin builds the fields; the service's rules check them."""
 
     def clean(self):
-        """The rules of billing/services.py, for contracts created or ended
-        here. Read-only terms are absent from the form: take the stored ones."""
+        """billing.services.contract_check: the terms of a new contract
+        as given here, or a stored one's fixed terms (read-only, absent from
+        the form) with the ends_on and routing terms given here."""
         data = super().clean()
         if self.errors:
             return data
-
-        def term(name):
-            return data[name] if name in data else getattr(self.instance, name)
-
-        problems = services.contract_terms_check(
-            vendor_id=term("vendor").pk,
-            customer_id=term("customer").pk,
-            currency=term("currency"),
-            fx_rate=term("fx_rate"),
-            timezone=term("timezone"),
-            starts_on=term("starts_on"),
-            ends_on=term("ends_on"),
-            amounts={name: term(name) for name in services.NOT_NEGATIVE_TERMS},
-            payout_share=term("payout_share"),
-            baseline_model=term("baseline_model"),
+        terms = (
+            self.instance
+            if self.instance.pk is not None
+            else Contract(**{name: data[name] for name in CONTRACT_TERMS})
         )
-        routing = services.routing_terms_resolve(
-            {name: term(f"routing_{name}") for name in services.DEFAULT_ROUTING}
+        problems = services.contract_check(
+            contract=terms, ends_on=data["ends_on"], routing=_routing(data)
         )
-        problems += services.routing_terms_check(routing)
         if problems:
             # Wire names ("routing.epsilon") are the form's "routing_epsilon".
             raise ValidationError({p.field.replace(".", "_"): p.message for p in problems})
         return data
 
 
+def _routing(data: dict) -> services.RoutingTerms:
+    return services.RoutingTerms(
+        **{name: data[f"routing_{name}"] for name in services.DEFAULT_ROUTING}
+    )
+
+
+# Each inline's prefix is the service's argument it fills, and the row's
+# fields are the keys of that argument's rows.
+SCHEDULES = {
+    "value_schedule": services.ValueRow,
+    "fee_schedule": services.FeeRow,
+    "spend_limits": services.SpendLimitRow,
+}
+
+
+class ScheduleFormSet(BaseInlineFormSet):
+    """One schedule of the contract page, checked whole by the service's
+    rules (billing.services.schedules_check), as the API checks it."""
+
+    def rows(self) -> list[dict]:
+        """The rows the page keeps, as the service takes them."""
+        keys = SCHEDULES[self.prefix].__annotations__
+        return [
+            {key: form.cleaned_data[key] for key in keys}
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+
+    def clean(self):
+        # Not super().clean(): its check of unique rows would repeat, in
+        # other words, the service's (and miss rows without a task type).
+        if any(self.errors):
+            return
+        problems = services.schedules_check(**{self.prefix: self.rows()})
+        if problems:
+            raise ValidationError([problem.message for problem in problems])
+
+
 class ValueScheduleInline(admin.TabularInline):
     model = ValueScheduleRow
+    formset = ScheduleFormSet
     extra = 0
 
 
 class FeeScheduleInline(admin.TabularInline):
     model = FeeScheduleRow
+    formset = ScheduleFormSet
     extra = 0
 
 
 class SpendLimitInline(admin.TabularInline):
     model = SpendLimit
+    formset = ScheduleFormSet
     extra = 0
 
 
@@ -175,15 +208,42 @@ class ContractAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        if not change:
+        """Nothing yet: save_related writes the contract with its schedules,
+        in one service call that sees the whole page."""
+
+    def save_related(self, request, form, formsets, change):
+        data = form.cleaned_data
+        open_terms = {
+            "ends_on": data["ends_on"],
+            "webhook_url": data["webhook_url"],
+            "routing_models": [model.name for model in data["routing_models"]],
+            "routing": _routing(data),
+            **{formset.prefix: formset.rows() for formset in formsets},
+        }
+        if change:
+            services.contract_update(contract=form.instance, **open_terms)
+        else:
+            # contract_create takes organizations by slug, models by name.
+            baseline = data["baseline_model"]
+            contract = services.contract_create(
+                **{name: data[name] for name in CONTRACT_TERMS if name not in BY_NAME},
+                vendor=data["vendor"].slug,
+                customer=data["customer"].slug,
+                baseline_model=baseline.name if baseline is not None else None,
+                **open_terms,
+            )
+            # The page's redirect and history name the contract written.
+            form.instance.pk = contract.pk
             # Shown this once (docs/ALERTS.md "Signatures"); never on a page.
             self.message_user(
                 request,
-                f"The webhook signing secret of {obj.code} is {obj.webhook_secret} "
+                f"The webhook signing secret of {contract.code} is {contract.webhook_secret} "
                 "- store it now, it will not be shown again.",
                 messages.WARNING,
             )
+        for formset in formsets:
+            # What the page changed, for the object's history; nothing is written.
+            formset.save(commit=False)
 
     @admin.action(description="Rotate the webhook signing secret (shown once)")
     def webhook_secret_rotate(self, request, queryset):
