@@ -10,6 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
 from billing.models import ApiKey, Role
+from core.caches import process_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,12 +47,13 @@ class Principal:
 # SHA-256 of the key: looking a key up and checking its hash is most of the
 # CPU of a small request (a route decision, docs/ROUTING.md). A key revoked
 # through billing.services.apikey_revoke stops working at once in the
-# revoking process and within that many seconds in every other one.
-_verified: dict[bytes, tuple[Principal, float]] = {}
-_VERIFIED_MAX = 10_000
+# revoking process and within that many seconds in every other one. Only
+# keys that exist are kept, at most 10,000 of them.
+_verified = process_cache("verified_api_keys", max_entries=10_000)
 
 
 def verified_keys_forget() -> None:
+    """A key revoked or changed applies at once in this process."""
     _verified.clear()
 
 
@@ -62,10 +64,12 @@ class AuthFailures:
     the current AUTH_FAILURE_WINDOW_SECONDS, a key it sends that this process
     has not verified already is answered 429 with Retry-After, without a
     database lookup, until the window ends. Successes do not reset the count:
-    a valid key of one's own must not buy more guesses at others'."""
+    a valid key of one's own must not buy more guesses at others'.
 
-    _counts: dict[tuple[str, int], int] = {}
-    _MAX_ADDRESSES = 100_000
+    ``counts``: (address, window) -> failures; at most 100,000 addresses,
+    the memory an attacker with many addresses can take bounded."""
+
+    counts = process_cache("auth_failures", max_entries=100_000)
 
     @staticmethod
     def _window() -> tuple[int, float]:
@@ -79,7 +83,7 @@ class AuthFailures:
         if not limit:
             return
         window, left = cls._window()
-        if cls._counts.get((address, window), 0) >= limit:
+        if cls.counts.get((address, window), 0) >= limit:
             raise exceptions.Throttled(
                 wait=left, detail="too many failed API keys from this address; retry later"
             )
@@ -90,18 +94,11 @@ class AuthFailures:
             return
         window, _ = cls._window()
         key = (address, window)
-        if key not in cls._counts:
-            # A new entry: forget finished windows, and bound the memory an
-            # attacker with many addresses can take.
-            for old in [k for k in list(cls._counts) if k[1] < window]:
-                cls._counts.pop(old, None)
-            if len(cls._counts) >= cls._MAX_ADDRESSES:
-                cls._counts.clear()
-        cls._counts[key] = cls._counts.get(key, 0) + 1
-
-    @classmethod
-    def forget(cls) -> None:
-        cls._counts.clear()
+        failures = cls.counts.get(key, 0)
+        if not failures:
+            # A new entry: forget finished windows first.
+            cls.counts.forget_where(lambda old: old[1] < window)
+        cls.counts.put(key, failures + 1)
 
 
 def client_address(request) -> str:
@@ -130,9 +127,7 @@ def _verify(key: str, address: str) -> Principal:
     if api_key.expiry_date is not None:
         keep = min(keep, (api_key.expiry_date - timezone.now()).total_seconds())
     if keep > 0:
-        if len(_verified) >= _VERIFIED_MAX:
-            _verified.clear()
-        _verified[digest] = (principal, now + keep)
+        _verified.put(digest, (principal, now + keep))
     return principal
 
 
@@ -164,9 +159,10 @@ class KeyRateThrottle(throttling.BaseThrottle):
     """At most API_RATE_LIMIT_PER_MINUTE requests per API key and fixed
     minute, counted in this process (so a deployment of N workers allows up
     to N times that); over it, 429 with Retry-After. O(1) per request: a
-    counter, not a history of timestamps."""
+    counter, not a history of timestamps. ``counts``: (key prefix, minute)
+    -> requests."""
 
-    _counts: dict[tuple[str, int], int] = {}
+    counts = process_cache("api_key_requests")
 
     def allow_request(self, request, view) -> bool:
         limit = settings.API_RATE_LIMIT_PER_MINUTE
@@ -174,12 +170,12 @@ class KeyRateThrottle(throttling.BaseThrottle):
             return True
         minute = int(time.time() // 60)
         key = (request.auth.key_prefix, minute)
-        if key not in self._counts:
+        requests = self.counts.get(key, 0) + 1
+        if requests == 1:
             # A new minute: forget the finished ones.
-            for old in [k for k in self._counts if k[1] < minute]:
-                del self._counts[old]
-        self._counts[key] = self._counts.get(key, 0) + 1
-        return self._counts[key] <= limit
+            self.counts.forget_where(lambda old: old[1] < minute)
+        self.counts.put(key, requests)
+        return requests <= limit
 
     def wait(self) -> float:
         return 60 - time.time() % 60
@@ -193,3 +189,13 @@ class HasApiKey(permissions.BasePermission):
 class IsAdmin(HasApiKey):
     def has_permission(self, request, view) -> bool:
         return super().has_permission(request, view) and request.auth.is_admin
+
+
+class AdminWrites(HasApiKey):
+    """Reads for every key (scoped by the selectors), writes (POST) for admin
+    keys; anyone else is refused as PermissionDenied, which answers 404."""
+
+    def has_permission(self, request, view) -> bool:
+        return super().has_permission(request, view) and (
+            request.method != "POST" or request.auth.is_admin
+        )

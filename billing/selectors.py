@@ -7,10 +7,11 @@ exist (API.md "Conventions").
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, prefetch_related_objects
 
 from billing.auth import Principal
 from billing.models import Contract, Role, Statement
+from core.caches import process_cache
 from core.errors import NotFound
 
 
@@ -23,31 +24,63 @@ def contract_list(*, principal: Principal) -> QuerySet[Contract]:
     return contracts
 
 
-def _one(contracts: QuerySet[Contract], code: str) -> Contract:
-    contract = contracts.filter(code=code).first()
+def _not_found(code: str) -> NotFound:
+    return NotFound(f"no contract '{code}'")
+
+
+def _check_role(principal: Principal, code: str, roles: tuple[str, ...] | None) -> None:
+    """A role that may not act on the contract this way gets the same 404 as
+    a stranger: a customer's own contract has no write reach."""
+    if roles is not None and principal.role not in roles:
+        raise _not_found(code)
+
+
+def contract_get(
+    *, principal: Principal, code: str, roles: tuple[str, ...] | None = None
+) -> Contract:
+    """The contract ``code`` within the caller's reach. ``roles``: the roles
+    that may act on it (None: every role)."""
+    _check_role(principal, code, roles)
+    contract = contract_list(principal=principal).filter(code=code).first()
     if contract is None:
-        raise NotFound(f"no contract '{code}'")
+        raise _not_found(code)
     return contract
 
 
-def contract_get(*, principal: Principal, code: str) -> Contract:
-    return _one(contract_list(principal=principal), code)
+# Who reaches a contract never changes (its vendor and customer are fixed
+# terms, billing/admin/contracts.py), so (organization, role, code) -> id
+# is kept for the life of the process; the key itself is checked every
+# request.
+_reach = process_cache("contract_reach")
 
 
-def contract_get_for_ingest(*, principal: Principal, code: str) -> Contract:
-    """Writes of calls and outcomes: the contract's vendor, or an admin.
-    A customer's own contract is answered 404 too: it has no write reach."""
-    contract = contract_get(principal=principal, code=code)
-    if principal.role not in (Role.VENDOR, Role.ADMIN):
-        raise NotFound(f"no contract '{code}'")
-    return contract
+def contract_id_get(
+    *, principal: Principal, code: str, roles: tuple[str, ...] | None = None
+) -> int:
+    """contract_get's id alone, remembered: the route path (docs/ROUTING.md
+    "Benchmark") reads no contract row once a process has seen the caller."""
+    _check_role(principal, code, roles)
+    key = (principal.organization_id, principal.role, code)
+    contract_id = _reach.get(key)
+    if contract_id is None:
+        contract_id = (
+            contract_list(principal=principal)
+            .filter(code=code)
+            .values_list("id", flat=True)
+            .first()
+        )
+        if contract_id is None:
+            raise _not_found(code)
+        _reach.put(key, contract_id)
+    return contract_id
 
 
-def contract_detail(*, principal: Principal, code: str) -> Contract:
-    contracts = contract_list(principal=principal).prefetch_related(
-        "value_schedule", "fee_schedule", "spend_limits", "routing_models"
+def contract_detail(*, contract: Contract) -> Contract:
+    """The contract with its schedules, spend limits and routing models."""
+    prefetch_related_objects(
+        [contract], "value_schedule", "fee_schedule", "spend_limits", "routing_models"
     )
-    return _one(contracts, code)
+    return contract
 
 
 @dataclass(frozen=True, slots=True)

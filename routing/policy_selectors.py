@@ -9,9 +9,8 @@ from decimal import Decimal
 
 from django.db import connection
 
-from billing.auth import Principal
 from billing.models import Contract
-from billing.selectors import contract_list
+from core.caches import process_cache
 from core.errors import NotFound
 from core.money import amount_str
 from ledger.attribution import attributed_sums
@@ -110,34 +109,12 @@ def policy_version_list(*, contract: Contract):
     return PolicyVersion.objects.filter(contract=contract)
 
 
-# Who reaches a contract never changes (its vendor and customer are fixed
-# terms, billing/admin.py), so (organization, role, code) -> contract id is
-# kept for the life of the process; the key itself is checked every request.
-_reach: dict[tuple[int, str, str], int] = {}
-
-
-def contract_id_reachable(*, principal: Principal, code: str) -> int:
-    """The id of the contract ``code`` within the caller's reach (404 else)."""
-    key = (principal.organization_id, principal.role, code)
-    contract_id = _reach.get(key)
-    if contract_id is None:
-        contract_id = (
-            contract_list(principal=principal)
-            .filter(code=code)
-            .values_list("id", flat=True)
-            .first()
-        )
-        if contract_id is None:
-            raise NotFound(f"no contract '{code}'")
-        _reach[key] = contract_id
-    return contract_id
-
-
-# The id of each contract's version in force, as this process last read it:
-# a route request asks the database (one index lookup) at most once a
+# The id of each contract's version in force, as this process last read it
+# (contract id -> (version id or None, when to read it again)): a route
+# request asks the database (one index lookup) at most once a
 # LATEST_CHECK_SECONDS, so a new version is served within that time, at once
 # in the process that published it.
-_latest: dict[int, tuple[int | None, float]] = {}
+_latest = process_cache("latest_policy_versions")
 LATEST_CHECK_SECONDS = 1.0
 LATEST_SQL = (
     "SELECT id FROM routing_policyversion WHERE contract_id = %s ORDER BY as_of DESC LIMIT 1"
@@ -145,7 +122,7 @@ LATEST_SQL = (
 
 
 def latest_version_forget(*, contract_id: int) -> None:
-    _latest.pop(contract_id, None)
+    _latest.forget(contract_id)
 
 
 def latest_version_id(*, contract_id: int) -> int | None:
@@ -157,5 +134,5 @@ def latest_version_id(*, contract_id: int) -> int | None:
             cursor.execute(LATEST_SQL, [contract_id])
             row = cursor.fetchone()
         checked = (None if row is None else row[0], now + LATEST_CHECK_SECONDS)
-        _latest[contract_id] = checked
+        _latest.put(contract_id, checked)
     return checked[0]

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from billing.auth import Principal
-from billing.models import Contract, Role
-from core.errors import InvalidInput, NotFound
+from billing.models import Contract
+from core.caches import process_cache
+from core.errors import ErrorCode, InvalidInput, NotFound
 from ledger.services import decision_record
 from routing.decisions import CompiledPolicy, policy_compile
 from routing.learning import policy_cold_start
 from routing.models import LlmModel, PolicyVersion
-from routing.policy_selectors import contract_id_reachable, latest_version_id
+from routing.policy_selectors import latest_version_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,10 +27,10 @@ class _Served:
     feature_length: int
 
 
-# The compiled version in force of each contract, in this process; only a
-# changed version id reloads and recompiles it. Threads of one worker may
-# race to fill an entry; both store the same thing.
-_served: dict[int, _Served] = {}
+# The compiled version in force of each contract (contract id -> _Served),
+# in this process; only a changed version id reloads and recompiles it.
+# Threads of one worker may race to fill an entry; both store the same thing.
+_served = process_cache("served_policies")
 
 
 def _load(policy: PolicyVersion) -> _Served:
@@ -54,7 +54,7 @@ def _served_for(contract_id: int) -> _Served:
     else:
         policy = PolicyVersion.objects.get(contract_id=contract_id, id=policy_id)
     served = _load(policy)
-    _served[contract_id] = served
+    _served.put(contract_id, served)
     return served
 
 
@@ -67,31 +67,12 @@ class Routed:
     explored: bool
 
 
-def route_decide(
-    *,
-    principal: Principal,
-    code: str,
-    task_type: str,
-    key: str,
-    features: list[float] | None = None,
-) -> Routed:
-    """The model for one request of the contract ``code``, stored as a
-    decision; the same key, version and features give the same model."""
-    if principal.role not in (Role.VENDOR, Role.ADMIN):
-        # A decision is a write: a customer has no write reach (404, API.md).
-        raise NotFound(f"no contract '{code}'")
-    return route_for_contract(
-        contract_id=contract_id_reachable(principal=principal, code=code),
-        task_type=task_type,
-        key=key,
-        features=features,
-    )
-
-
 def route_for_contract(
     *, contract_id: int, task_type: str, key: str, features: list[float] | None = None
 ) -> Routed:
-    """route_decide for a contract already resolved and authorized."""
+    """The model for one request of the contract, stored as a decision; the
+    same key, version and features give the same model. The caller has
+    resolved the contract and authorized the write (billing.scope)."""
     served = _served_for(contract_id)
     vector = None
     if features is not None:
@@ -99,16 +80,16 @@ def route_for_contract(
             raise InvalidInput(
                 f"features has {len(features)} numbers; this contract's featurizer gives "
                 f"{served.feature_length}",
-                code="invalid_features",
+                code=ErrorCode.INVALID_FEATURES,
             )
         vector = np.asarray(features, dtype=np.float64)
         if not np.isfinite(vector).all():
-            raise InvalidInput("features must be finite numbers", code="invalid_features")
+            raise InvalidInput("features must be finite numbers", code=ErrorCode.INVALID_FEATURES)
     if not served.compiled.candidates:
         raise NotFound(
             f"policy version {served.compiled.version} has no model to route to (no priced "
             "candidate and no baseline model)",
-            code="no_route",
+            code=ErrorCode.NO_ROUTE,
         )
     decision = served.compiled.decide(task_type=task_type, key=key, features=vector)
     route_id = secrets.token_hex(16)

@@ -25,7 +25,7 @@ from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
 
-from billing.auth import AuthFailures
+from core.caches import forget_all
 from core.db_roles import OWNER_ALIAS
 from tests.factories import (
     ContractFactory,
@@ -69,12 +69,13 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def auth_failures_forget():
-    """Every test starts with no failed key checks counted against the test
-    client's address (billing/auth.py AuthFailures)."""
-    AuthFailures.forget()
+def process_caches_forget():
+    """Every test starts as a fresh process would (core/caches.py): no key
+    verified, no failed key check counted against the test client's
+    address, no contract or policy remembered."""
+    forget_all()
     yield
-    AuthFailures.forget()
+    forget_all()
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,10 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.alerts import spend_alert_list
 from billing.models import SpendAlert
-from billing.selectors import contract_get
+from billing.scope import ContractView
 from core.api import ListQuery, keyset_page, page_response, paginated
 
 
@@ -36,7 +35,7 @@ class SpendAlertSerializer(serializers.ModelSerializer):
 ALERT_QUERY = ListQuery()
 
 
-class SpendAlertListView(APIView):
+class SpendAlertListView(ContractView):
     @extend_schema(
         operation_id="alerts_list",
         parameters=ALERT_QUERY.parameters,
@@ -44,8 +43,7 @@ class SpendAlertListView(APIView):
         summary="Spend alerts: one per (window, threshold) crossed",
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
         ALERT_QUERY.read(request)
-        alerts = spend_alert_list(contract=contract).select_related("contract")
+        alerts = spend_alert_list(contract=self.contract).select_related("contract")
         rows, next_url = keyset_page(request, alerts, field="created_at")
         return page_response(SpendAlertSerializer, rows, next_url)

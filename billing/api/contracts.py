@@ -8,8 +8,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import selectors, services
-from billing.auth import IsAdmin
+from billing.auth import AdminWrites, IsAdmin
 from billing.models import Organization
+from billing.scope import ContractView
 from billing.serializers import (
     ContractCreatedSerializer,
     ContractCreateSerializer,
@@ -22,16 +23,6 @@ from core.api import ListQuery, keyset_page, page_response, paginated
 
 ORGANIZATION_QUERY = ListQuery()
 CONTRACT_QUERY = ListQuery()
-
-
-class AdminWritesMixin:
-    """Reads for every key (scoped by the selectors), writes for admin keys.
-    Anyone else is refused as PermissionDenied, which answers 404."""
-
-    def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsAdmin()]
-        return super().get_permissions()
 
 
 class OrganizationListView(APIView):
@@ -60,7 +51,9 @@ class OrganizationListView(APIView):
         return Response(OrganizationSerializer(organization).data, status=status.HTTP_201_CREATED)
 
 
-class ContractListView(AdminWritesMixin, APIView):
+class ContractListView(APIView):
+    permission_classes = [AdminWrites]
+
     @extend_schema(
         operation_id="contracts_list",
         parameters=CONTRACT_QUERY.parameters,
@@ -82,12 +75,14 @@ class ContractListView(AdminWritesMixin, APIView):
         given = ContractCreateSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         contract = services.contract_create(**given.validated_data)
-        detail = selectors.contract_detail(principal=request.auth, code=contract.code)
+        # Read back as stored, as GET /contracts/{code} shows it.
+        stored = selectors.contract_get(principal=request.auth, code=contract.code)
+        detail = selectors.contract_detail(contract=stored)
         return Response(ContractCreatedSerializer(detail).data, status=status.HTTP_201_CREATED)
 
 
-class ContractDetailView(APIView):
+class ContractDetailView(ContractView):
     @extend_schema(operation_id="contracts_retrieve", responses=ContractSerializer)
     def get(self, request: Request, code: str) -> Response:
-        contract = selectors.contract_detail(principal=request.auth, code=code)
+        contract = selectors.contract_detail(contract=self.contract)
         return Response(ContractSerializer(contract, context={"principal": request.auth}).data)

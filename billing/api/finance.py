@@ -12,11 +12,12 @@ from rest_framework.views import APIView
 
 from billing.auth import IsAdmin
 from billing.finance import DRIFT_GROUP_BYS, drift_report, journal_entries, journal_statements
+from billing.models import Role
 from billing.reprice import reprice_dry_run
+from billing.scope import ContractView
 from billing.selectors import contract_get
 from core.api import TIME_RANGE_PARAMETERS, time_range
 from core.csv_export import ExportNegotiation, csv_response, export_format
-from core.errors import NotFound
 from core.money import AMOUNT_PLACES, minor_unit
 from ledger.models import Account
 from routing.selectors import model_get
@@ -108,7 +109,7 @@ def _drift_csv_rows(code: str, report) -> list[list]:
     return rows
 
 
-class DriftView(APIView):
+class DriftView(ContractView):
     content_negotiation_class = ExportNegotiation
 
     @extend_schema(
@@ -127,7 +128,7 @@ class DriftView(APIView):
         summary="Reported against computed cost per model, provider or period",
     )
     def get(self, request: Request, code: str):
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         start, end = time_range(request)
         report = drift_report(
             contract=contract,
@@ -225,8 +226,9 @@ JOURNAL_CSV_HEADER = [
 ]
 
 
-class JournalView(APIView):
+class JournalView(ContractView):
     content_negotiation_class = ExportNegotiation
+    reach = {"GET": (Role.ADMIN,)}
 
     @extend_schema(
         operation_id="journal_retrieve",
@@ -246,10 +248,7 @@ class JournalView(APIView):
         summary="Journal entries and postings of the contract's statements (admin)",
     )
     def get(self, request: Request, code: str):
-        contract = contract_get(principal=request.auth, code=code)
-        if not request.auth.is_admin:
-            # Outside the caller's reach: answered as if it did not exist.
-            raise NotFound(f"no contract '{code}'")
+        contract = self.contract
         start, end = time_range(request)
         entries = journal_lines(contract, start, end)
         if export_format(request, self.content_negotiation_class.formats) == "csv":

@@ -6,10 +6,9 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.roi import roi_live
-from billing.selectors import contract_get
+from billing.scope import ContractView
 from core.api import Filter, ListQuery, time_range
 from core.money import AMOUNT_PLACES
 from ledger.roi_selectors import GROUP_BYS
@@ -69,7 +68,7 @@ class RoiReportSerializer(serializers.Serializer):
         return {name: {**fields, **bounds}[name] for name in order}
 
 
-class RoiView(APIView):
+class RoiView(ContractView):
     @extend_schema(
         operation_id="roi_retrieve",
         parameters=ROI_QUERY.parameters,
@@ -77,11 +76,10 @@ class RoiView(APIView):
         summary="Live cost, charges, value, ROI and savings per group",
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
         given = ROI_QUERY.read(request)
         start, end = time_range(request)
         report = roi_live(
-            contract=contract,
+            contract=self.contract,
             group_by=given.get("group_by", "day"),
             start=start,
             end=end,

@@ -17,15 +17,15 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing import charts
 from billing.finance import drift_note, settled_periods_as_of
 from billing.models import Statement, StatementKind
-from billing.selectors import contract_get, statement_get, statement_list, statement_superseded_by
+from billing.scope import ContractView
+from billing.selectors import statement_get, statement_list, statement_superseded_by
 from core.api import ListQuery, keyset_page, page_response, paginated
 from core.csv_export import ExportNegotiation, csv_response, export_format
-from core.errors import Conflict
+from core.errors import Conflict, ErrorCode
 from core.localtime import local_midnight_utc
 from core.money import minor_unit
 from ledger.selectors import digest_input_chunks
@@ -168,7 +168,7 @@ def _statement_csv_row(contract_code: str, statement: Statement) -> list:
 STATEMENT_QUERY = ListQuery(formats=("csv",))
 
 
-class StatementListView(APIView):
+class StatementListView(ContractView):
     content_negotiation_class = ExportNegotiation
 
     @extend_schema(
@@ -182,7 +182,7 @@ class StatementListView(APIView):
         },
     )
     def get(self, request: Request, code: str):
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         STATEMENT_QUERY.read(request)
         statements = statement_list(contract=contract)
         if export_format(request, self.content_negotiation_class.formats) == "csv":
@@ -255,7 +255,7 @@ def statement_page(request: HttpRequest, statement: Statement) -> HttpResponse:
     return HttpResponse(html, content_type="text/html; charset=utf-8")
 
 
-class StatementDetailView(APIView):
+class StatementDetailView(ContractView):
     content_negotiation_class = HtmlNegotiation
 
     @extend_schema(
@@ -269,8 +269,7 @@ class StatementDetailView(APIView):
         },
     )
     def get(self, request: Request, code: str, number: int):
-        contract = contract_get(principal=request.auth, code=code)
-        statement = statement_get(contract=contract, number=number)
+        statement = statement_get(contract=self.contract, number=number)
         if export_format(request, self.content_negotiation_class.formats) == "html":
             response = statement_page(request, statement)
         else:
@@ -285,7 +284,7 @@ class TextNegotiation(ExportNegotiation):
     formats = ("text",)
 
 
-class StatementDigestInputView(APIView):
+class StatementDigestInputView(ContractView):
     content_negotiation_class = TextNegotiation
 
     @extend_schema(
@@ -293,7 +292,7 @@ class StatementDigestInputView(APIView):
         responses={(200, "text/plain"): OpenApiResponse(description="the canonical digest text")},
     )
     def get(self, request: Request, code: str, number: int):
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         statement = statement_get(contract=contract, number=number)
         later = statement_superseded_by(statement=statement)
         if later is not None:
@@ -302,7 +301,7 @@ class StatementDigestInputView(APIView):
             raise Conflict(
                 f"statement #{number} was superseded by adjustment #{later.number}, whose "
                 "digest covers the period as re-settled; read that statement's digest-input",
-                code="superseded",
+                code=ErrorCode.SUPERSEDED,
                 details={"superseded_by": later.number},
             )
         lines = digest_input_chunks(

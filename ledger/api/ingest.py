@@ -7,14 +7,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.metering import calls_record, outcomes_record
-from billing.selectors import contract_get, contract_get_for_ingest
+from billing.scope import VENDOR_OR_ADMIN, ContractView
 from core.api import Filter, ListQuery, keyset_page, page_response, paginated, time_range
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
-from core.errors import DomainError
+from core.errors import UnsupportedMediaType
 from ledger import selectors
 from ledger.models import OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
@@ -55,11 +54,6 @@ def _csv_schema(serializer) -> dict:
     }
 
 
-class UnsupportedMediaType(DomainError):
-    status = 415
-    code = "unsupported_media_type"
-
-
 def _batch_schema(record_type) -> dict:
     (_,), components = msgspec.json.schema_components(
         [record_type], ref_template="#/components/schemas/{name}"
@@ -87,8 +81,9 @@ def _decode(request: Request, record_type):
     return decode_batch(request.body, record_type=record_type, ndjson=content_type == NDJSON)
 
 
-class CallIngestView(APIView):
+class CallIngestView(ContractView):
     content_negotiation_class = ExportNegotiation
+    reach = {"POST": VENDOR_OR_ADMIN}
 
     @extend_schema(
         operation_id="calls_ingest",
@@ -97,8 +92,7 @@ class CallIngestView(APIView):
         summary="Ingest up to 5,000 calls (JSON or NDJSON)",
     )
     def post(self, request: Request, code: str) -> Response:
-        contract = contract_get_for_ingest(principal=request.auth, code=code)
-        report = calls_record(contract=contract, batch=_decode(request, CallIn))
+        report = calls_record(contract=self.contract, batch=_decode(request, CallIn))
         return Response(report.as_dict())
 
     @extend_schema(
@@ -107,7 +101,7 @@ class CallIngestView(APIView):
         responses=_csv_schema(paginated(CallSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         given = CALL_QUERY.read(request)
         start, end = time_range(request)
         calls = selectors.call_list(
@@ -126,8 +120,9 @@ class CallIngestView(APIView):
         return page_response(CallSerializer, rows, next_url, contract=contract)
 
 
-class OutcomeIngestView(APIView):
+class OutcomeIngestView(ContractView):
     content_negotiation_class = ExportNegotiation
+    reach = {"POST": VENDOR_OR_ADMIN}
 
     @extend_schema(
         operation_id="outcomes_ingest",
@@ -136,9 +131,8 @@ class OutcomeIngestView(APIView):
         summary="Ingest up to 5,000 outcomes (JSON or NDJSON)",
     )
     def post(self, request: Request, code: str) -> Response:
-        contract = contract_get_for_ingest(principal=request.auth, code=code)
         report = outcomes_record(
-            contract=contract,
+            contract=self.contract,
             batch=_decode(request, OutcomeIn),
             sources=request.auth.outcome_sources,
         )
@@ -150,7 +144,7 @@ class OutcomeIngestView(APIView):
         responses=_csv_schema(paginated(OutcomeSerializer)),
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         given = OUTCOME_QUERY.read(request)
         start, end = time_range(request)
         outcomes = selectors.outcome_list(
@@ -169,9 +163,8 @@ class OutcomeIngestView(APIView):
         return page_response(OutcomeSerializer, rows, next_url)
 
 
-class OutcomeDetailView(APIView):
+class OutcomeDetailView(ContractView):
     @extend_schema(operation_id="outcomes_retrieve", responses=OutcomeSerializer)
     def get(self, request: Request, code: str, external_id: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
-        outcome = selectors.outcome_get(contract=contract, external_id=external_id)
+        outcome = selectors.outcome_get(contract=self.contract, external_id=external_id)
         return Response(OutcomeSerializer(outcome).data)

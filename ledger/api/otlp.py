@@ -8,17 +8,18 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.metering import calls_record
-from billing.selectors import contract_get_for_ingest
-from ledger.api.ingest import UnsupportedMediaType
+from billing.scope import VENDOR_OR_ADMIN, ContractView
+from core.errors import UnsupportedMediaType
 from ledger.otlp import spans_decode, spans_to_calls
 
 PROTOBUF = "application/x-protobuf"
 
 
-class OtlpTracesView(APIView):
+class OtlpTracesView(ContractView):
+    reach = {"POST": VENDOR_OR_ADMIN}
+
     @extend_schema(
         operation_id="otlp_traces_ingest",
         request={PROTOBUF: bytes, "application/json": dict},
@@ -26,7 +27,6 @@ class OtlpTracesView(APIView):
         summary="OTLP/HTTP traces: each gen_ai span becomes a call",
     )
     def post(self, request: Request, code: str):
-        contract = contract_get_for_ingest(principal=request.auth, code=code)
         content_type = (request.content_type or "").split(";")[0].strip()
         if content_type not in (PROTOBUF, "application/json"):
             raise UnsupportedMediaType(f"send {PROTOBUF} or application/json")
@@ -35,7 +35,7 @@ class OtlpTracesView(APIView):
             content_type=content_type,
             content_encoding=request.headers.get("Content-Encoding", ""),
         )
-        report = calls_record(contract=contract, batch=spans_to_calls(spans))
+        report = calls_record(contract=self.contract, batch=spans_to_calls(spans))
         rejected = len(report.rejected)
         message = "; ".join(
             f"span {r.external_id}: " + ", ".join(e.message for e in r.errors)

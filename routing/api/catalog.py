@@ -1,6 +1,6 @@
 """Thin views over the catalog and the price book (API.md "Catalog",
 "Administration"). Every role reads; only admins write, and to anyone else
-a write answers 404 (billing.auth.IsAdmin, core.api's handler)."""
+a write answers 404 (billing.auth.AdminWrites, core.api's handler)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.auth import IsAdmin
+from billing.auth import AdminWrites
 from core.api import Filter, ListQuery, keyset_page, page_response, paginated
 from routing import selectors, services
 from routing.models import Tier
@@ -23,14 +23,9 @@ MODEL_QUERY = ListQuery(filters=(Filter("tier", choices=tuple(Tier.values)), Fil
 PRICE_QUERY = ListQuery()
 
 
-class AdminWrites(APIView):
-    def get_permissions(self):
-        if self.request.method == "POST":
-            return [IsAdmin()]
-        return super().get_permissions()
+class ModelListView(APIView):
+    permission_classes = [AdminWrites]
 
-
-class ModelListView(AdminWrites):
     @extend_schema(
         operation_id="models_list",
         parameters=MODEL_QUERY.parameters,
@@ -56,7 +51,9 @@ class ModelListView(AdminWrites):
         return Response(LlmModelSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
-class ModelPriceListView(AdminWrites):
+class ModelPriceListView(APIView):
+    permission_classes = [AdminWrites]
+
     @extend_schema(
         operation_id="model_prices_list",
         parameters=PRICE_QUERY.parameters,

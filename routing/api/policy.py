@@ -10,10 +10,10 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from billing.auth import ApiKeyAuthentication, KeyRateThrottle
-from billing.selectors import contract_get, contract_get_for_ingest
+from billing.scope import VENDOR_OR_ADMIN, ContractView
+from billing.selectors import contract_id_get
 from core.api import (
     PAGE_PARAMETERS,
     TIME_RANGE_PARAMETERS,
@@ -23,7 +23,7 @@ from core.api import (
     rendered_error,
     time_range,
 )
-from core.errors import InvalidInput
+from core.errors import ErrorCode, InvalidInput
 from ledger.attribution import EARLIEST, LATEST
 from ledger.selectors import decision_list
 from routing.learning import policy_current
@@ -33,7 +33,7 @@ from routing.policy_selectors import (
     policy_version_list,
     policy_versions_compare,
 )
-from routing.serving import route_decide
+from routing.serving import route_for_contract
 
 
 class PolicySerializer(serializers.Serializer):
@@ -49,7 +49,7 @@ class PolicySerializer(serializers.Serializer):
     default = serializers.JSONField()
 
 
-class PolicyView(APIView):
+class PolicyView(ContractView):
     @extend_schema(
         operation_id="routing_policy",
         parameters=[OpenApiParameter("task_type", str), OpenApiParameter("version", int)],
@@ -57,14 +57,14 @@ class PolicyView(APIView):
         summary="The routing policy in force (latest as_of), or the version named",
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         version = request.query_params.get("version")
         if version is None:
             policy = policy_current(contract=contract)
         elif version.isdigit():
             policy = policy_get(contract=contract, version=int(version))
         else:
-            raise InvalidInput("'version' is a version number", code="invalid_version")
+            raise InvalidInput("'version' is a version number", code=ErrorCode.INVALID_VERSION)
         data = PolicySerializer(policy).data
         task_type = request.query_params.get("task_type")
         if task_type:
@@ -101,19 +101,23 @@ _route_in = msgspec.json.Decoder(RouteIn)
 _route_out = msgspec.json.Encoder()
 
 
-class RouteView(APIView):
+class RouteView(ContractView):
     """The hot path of routers: the body is decoded by msgspec and the answer
     encoded by it too (DRF's parser, serializer and renderer would triple the
     time of the view; docs/ROUTING.md "Benchmark")."""
 
     content_negotiation_class = NoNegotiation
+    # A decision is a write: a customer has no write reach.
+    reach = {"POST": VENDOR_OR_ADMIN}
+    contract_id: int
 
     def dispatch(self, request, *args, **kwargs):
         """DRF's request wrapping, negotiation and finalizing cost more than
         the decision itself. A POST is checked by the same classes as every
-        other view (the bearer key, its rate limit; route_decide checks the
-        contract is within reach) and answered directly; errors leave in the
-        same envelope."""
+        other view (the bearer key, its rate limit, the contract within
+        reach) and answered directly; errors leave in the same envelope. It
+        needs the contract's id only, which this process remembers
+        (billing.selectors.contract_id_get): no contract row is read."""
         if request.method != "POST":
             return super().dispatch(request, *args, **kwargs)
         try:
@@ -124,6 +128,9 @@ class RouteView(APIView):
             throttle = KeyRateThrottle()
             if not throttle.allow_request(request, self):
                 raise exceptions.Throttled(wait=throttle.wait())
+            self.contract_id = contract_id_get(
+                principal=request.auth, code=kwargs["code"], roles=self.roles("POST")
+            )
             return self.post(request, *args, **kwargs)
         except Exception as exc:  # mapped to the envelope, or re-raised
             return rendered_error(exc, view=self, request=request)
@@ -141,10 +148,9 @@ class RouteView(APIView):
         except msgspec.ValidationError as exc:
             raise InvalidInput(str(exc)) from exc
         except msgspec.DecodeError as exc:
-            raise InvalidInput("the body is not a JSON object", code="malformed") from exc
-        routed = route_decide(
-            principal=request.auth,
-            code=code,
+            raise InvalidInput("the body is not a JSON object", code=ErrorCode.MALFORMED) from exc
+        routed = route_for_contract(
+            contract_id=self.contract_id,
             task_type=given.task_type,
             key=given.key,
             features=given.features,
@@ -180,7 +186,9 @@ class DecisionSerializer(serializers.Serializer):
         return np.frombuffer(bytes(decision.features), dtype="<f8").tolist()
 
 
-class DecisionsView(APIView):
+class DecisionsView(ContractView):
+    reach = {"GET": VENDOR_OR_ADMIN}
+
     @extend_schema(
         operation_id="routing_decisions",
         parameters=[
@@ -192,9 +200,8 @@ class DecisionsView(APIView):
         summary="The logged route decisions (vendor and admin)",
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get_for_ingest(principal=request.auth, code=code)
         decisions = decision_list(
-            contract=contract, task_type=request.query_params.get("task_type")
+            contract=self.contract, task_type=request.query_params.get("task_type")
         )
         start, end = time_range(request)
         if start is not None:
@@ -218,7 +225,7 @@ class VersionComparisonSerializer(serializers.Serializer):
     guard = serializers.JSONField()
 
 
-class VersionsView(APIView):
+class VersionsView(ContractView):
     @extend_schema(
         operation_id="routing_versions",
         parameters=[
@@ -229,7 +236,7 @@ class VersionsView(APIView):
         summary="Policy versions compared by the realized figures of the calls they routed",
     )
     def get(self, request: Request, code: str) -> Response:
-        contract = contract_get(principal=request.auth, code=code)
+        contract = self.contract
         start, end = time_range(request)
         start, end = start or EARLIEST, end or LATEST
         if start > end:

@@ -157,9 +157,9 @@ def test_when_the_window_ends_the_address_is_looked_up_again(contract, settings,
 
 def test_the_counts_are_bounded_whatever_the_number_of_addresses(contract, settings, monkeypatch):
     settings.AUTH_FAILURE_LIMIT = 5
-    monkeypatch.setattr(AuthFailures, "_MAX_ADDRESSES", 10)
+    monkeypatch.setattr(AuthFailures.counts, "max_entries", 10)
 
     for n in range(25):
         bad_keys(1, address=f"192.0.2.{n}")
 
-    assert len(AuthFailures._counts) <= 10
+    assert len(AuthFailures.counts) <= 10
