@@ -22,7 +22,7 @@ from django.db.models import Sum
 from billing.models import Contract, RepriceCorrection, Statement
 from billing.periods import ContractPeriod, period_of
 from billing.settlement import Figures, corrections_sum, figures_compute
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, ErrorCode, InvalidInput
 from core.localtime import local_midnight_utc
 from core.money import (
     div_half_even,
@@ -276,7 +276,7 @@ def reprice_apply(*, model: LlmModel, price: PriceIn, reason: str, source: str) 
     and a mark per period so the next nightly run re-settles it: an
     adjustment statement for each settled period, never an edit of a call."""
     if not reason.strip():
-        raise InvalidInput("a reason is required", code="reason_required")
+        raise InvalidInput("a reason is required", code=ErrorCode.REASON_REQUIRED)
     stored = price_create(
         model=model,
         effective_from=price.effective_from,

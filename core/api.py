@@ -22,19 +22,19 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from core.batch import MAX_DEPTH, nesting_errors
-from core.errors import DomainError, InvalidInput
+from core.errors import DomainError, ErrorCode, InvalidInput
 
 _DRF_CODES = {
-    exceptions.ParseError: "malformed",
-    exceptions.AuthenticationFailed: "unauthenticated",
-    exceptions.NotAuthenticated: "unauthenticated",
-    exceptions.PermissionDenied: "not_found",
-    exceptions.NotFound: "not_found",
-    exceptions.MethodNotAllowed: "method_not_allowed",
-    exceptions.NotAcceptable: "not_acceptable",
-    exceptions.UnsupportedMediaType: "unsupported_media_type",
-    exceptions.Throttled: "throttled",
-    exceptions.ValidationError: "invalid",
+    exceptions.ParseError: ErrorCode.MALFORMED,
+    exceptions.AuthenticationFailed: ErrorCode.UNAUTHENTICATED,
+    exceptions.NotAuthenticated: ErrorCode.UNAUTHENTICATED,
+    exceptions.PermissionDenied: ErrorCode.NOT_FOUND,
+    exceptions.NotFound: ErrorCode.NOT_FOUND,
+    exceptions.MethodNotAllowed: ErrorCode.METHOD_NOT_ALLOWED,
+    exceptions.NotAcceptable: ErrorCode.NOT_ACCEPTABLE,
+    exceptions.UnsupportedMediaType: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    exceptions.Throttled: ErrorCode.THROTTLED,
+    exceptions.ValidationError: ErrorCode.INVALID,
 }
 
 
@@ -49,16 +49,16 @@ class NoNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-def _unstorable(value) -> str | None:
+def _unstorable(value) -> ErrorCode | None:
     """Why a decoded JSON body cannot be stored, if it cannot: a number
     beyond a float, or text holding U+0000 (PostgreSQL refuses it)."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, float) and not math.isfinite(item):
-            return "out_of_range"
+            return ErrorCode.OUT_OF_RANGE
         if isinstance(item, str) and "\x00" in item:
-            return "nul_character"
+            return ErrorCode.NUL_CHARACTER
         if isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
@@ -68,8 +68,8 @@ def _unstorable(value) -> str | None:
 
 
 UNSTORABLE_MESSAGES = {
-    "out_of_range": "the body holds a number beyond the range of a 64-bit float",
-    "nul_character": "the body holds U+0000, which no stored text can",
+    ErrorCode.OUT_OF_RANGE: "the body holds a number beyond the range of a 64-bit float",
+    ErrorCode.NUL_CHARACTER: "the body holds U+0000, which no stored text can",
 }
 
 
@@ -83,11 +83,11 @@ class BoundedJSONParser(JSONParser):
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
             raise InvalidInput(
-                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+                f"the body is nested deeper than {MAX_DEPTH} levels", code=ErrorCode.TOO_DEEP
             ) from exc
         if nesting_errors(data, "the body"):
             raise InvalidInput(
-                f"the body is nested deeper than {MAX_DEPTH} levels", code="too_deep"
+                f"the body is nested deeper than {MAX_DEPTH} levels", code=ErrorCode.TOO_DEEP
             )
         problem = _unstorable(data)
         if problem is not None:
@@ -95,7 +95,7 @@ class BoundedJSONParser(JSONParser):
         return data
 
 
-def error_response(status_code: int, code: str, message: str, details=None) -> Response:
+def error_response(status_code: int, code: ErrorCode, message: str, details=None) -> Response:
     return Response(
         {"error": {"code": code, "message": message, "details": details}}, status=status_code
     )
@@ -106,7 +106,7 @@ def exception_handler(exc, context):
     if isinstance(exc, RequestDataTooBig):
         return error_response(
             413,
-            "batch_too_large",
+            ErrorCode.BATCH_TOO_LARGE,
             f"the body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes",
         )
     if isinstance(exc, DomainError):
@@ -120,7 +120,7 @@ def exception_handler(exc, context):
     if not isinstance(exc, exceptions.APIException):
         return None
     set_rollback()
-    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), "error")
+    code = next((c for cls, c in _DRF_CODES.items() if isinstance(exc, cls)), ErrorCode.ERROR)
     if isinstance(exc, exceptions.ValidationError):
         response = error_response(400, code, "the request is not valid", exc.detail)
     else:
@@ -152,7 +152,7 @@ def not_found(request, exception=None):
         return JsonResponse(
             {
                 "error": {
-                    "code": "not_found",
+                    "code": ErrorCode.NOT_FOUND,
                     "message": f"no such URL: {request.path}",
                     "details": None,
                 }
@@ -175,7 +175,8 @@ def parse_time(value: str, name: str) -> datetime:
         parsed.astimezone(UTC)
     except OverflowError as exc:
         raise InvalidInput(
-            f"'{name}' falls outside the years 1 to 9999 in UTC: {value!r}", code="out_of_range"
+            f"'{name}' falls outside the years 1 to 9999 in UTC: {value!r}",
+            code=ErrorCode.OUT_OF_RANGE,
         ) from exc
     return parsed
 
@@ -194,7 +195,7 @@ def nul_refusing_middleware(get_response):
             return JsonResponse(
                 {
                     "error": {
-                        "code": "nul_character",
+                        "code": ErrorCode.NUL_CHARACTER,
                         "message": "the URL holds U+0000, which no stored text can",
                         "details": None,
                     }
@@ -379,7 +380,7 @@ class ListQuery:
             raise InvalidInput(
                 f"unknown query parameter {', '.join(map(repr, unknown))}; this list takes "
                 f"{', '.join(allowed)}",
-                code="unknown_parameter",
+                code=ErrorCode.UNKNOWN_PARAMETER,
                 details={"unknown": unknown, "allowed": allowed},
             )
         repeated = sorted(name for name in params if len(params.getlist(name)) > 1)

@@ -1,9 +1,10 @@
 """The domain's exceptions and every error code the API answers; core.api
 maps each exception to one HTTP response (API.md "Conventions")."""
 
-from enum import StrEnum
+from enum import StrEnum, unique
 
 
+@unique
 class ErrorCode(StrEnum):
     """The ``code`` of an error envelope, of a rejected record's field
     (docs/INGESTION.md "Record error codes") or of a refused term. Each

@@ -20,7 +20,7 @@ from google.protobuf.message import DecodeError
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from core.batch import DecodedBatch, FieldError, Rejection, check_size, field_error
-from core.errors import BatchTooLarge, InvalidInput
+from core.errors import BatchTooLarge, ErrorCode, InvalidInput
 from ledger.records import CallIn
 from routing.models import ServiceTier
 
@@ -77,7 +77,7 @@ def _spans_from_protobuf(body: bytes) -> list[Span]:
         request.ParseFromString(body)
     except DecodeError as exc:
         raise InvalidInput(
-            f"the body is not an OTLP protobuf request: {exc}", code="malformed"
+            f"the body is not an OTLP protobuf request: {exc}", code=ErrorCode.MALFORMED
         ) from exc
     spans = []
     for resource_spans in request.resource_spans:
@@ -113,7 +113,7 @@ def _value_from_json(value: dict) -> Any:
 
 def _attributes_from_json(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
-        raise InvalidInput("attributes must be a list of {key, value}", code="malformed")
+        raise InvalidInput("attributes must be a list of {key, value}", code=ErrorCode.MALFORMED)
     return {item["key"]: _value_from_json(item.get("value") or {}) for item in items}
 
 
@@ -141,15 +141,15 @@ def _spans_from_json(body: bytes) -> list[Span]:
         return spans
     except msgspec.ValidationError as exc:
         raise InvalidInput(
-            f"the body holds a number out of range: {exc}", code="out_of_range"
+            f"the body holds a number out of range: {exc}", code=ErrorCode.OUT_OF_RANGE
         ) from exc
     except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+        raise InvalidInput(f"the body is not JSON: {exc}", code=ErrorCode.MALFORMED) from exc
     except RecursionError as exc:
-        raise InvalidInput("the body is nested too deep to read", code="too_deep") from exc
+        raise InvalidInput("the body is nested too deep to read", code=ErrorCode.TOO_DEEP) from exc
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise InvalidInput(
-            f"the body is not an OTLP/JSON traces request: {exc!r}", code="malformed"
+            f"the body is not an OTLP/JSON traces request: {exc!r}", code=ErrorCode.MALFORMED
         ) from exc
 
 
@@ -161,7 +161,7 @@ def _gunzip(body: bytes) -> bytes:
     try:
         data = inflater.decompress(body, limit + 1)
     except zlib.error as exc:
-        raise InvalidInput("the body is not valid gzip", code="malformed") from exc
+        raise InvalidInput("the body is not valid gzip", code=ErrorCode.MALFORMED) from exc
     if len(data) > limit:
         raise BatchTooLarge(f"the body decompresses to more than {limit} bytes")
     return data
@@ -244,7 +244,7 @@ def spans_to_calls(spans: list[Span]) -> DecodedBatch[CallIn]:
         if raw is None:
             continue
         missing = [
-            FieldError(field, "required", f"the span has no {source}")
+            FieldError(field, ErrorCode.REQUIRED, f"the span has no {source}")
             for field, source in (
                 ("model", "gen_ai.request.model"),
                 ("task_type", "outcome_ledger.task_type or gen_ai.operation.name"),
@@ -255,7 +255,7 @@ def spans_to_calls(spans: list[Span]) -> DecodedBatch[CallIn]:
             missing.append(
                 FieldError(
                     "occurred_at",
-                    "out_of_range",
+                    ErrorCode.OUT_OF_RANGE,
                     f"startTimeUnixNano {span.start_ns} lies outside the years 1 to 9999",
                 )
             )

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
 
-from core.errors import InvalidInput
+from core.errors import ErrorCode, InvalidInput
 from routing.models import PRICE, ServiceTier, Tier
 from routing.services import TOKEN_PRICES, LongContextIn, ModelIn, PriceIn, PriceRowIn
 
@@ -52,7 +52,9 @@ def tiers_read(text: str) -> dict[str, str]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise InvalidInput(f"the tier mapping is not JSON: {exc}", code="malformed") from exc
+            raise InvalidInput(
+                f"the tier mapping is not JSON: {exc}", code=ErrorCode.MALFORMED
+            ) from exc
     else:
         data = {
             row.get("model", ""): row.get("tier", "") for row in csv.DictReader(io.StringIO(text))
@@ -199,7 +201,7 @@ def litellm_rows(text: str, *, effective_from: datetime, tiers: Tiers = Tiers())
     try:
         data = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
-        raise InvalidInput(f"not JSON: {exc}", code="malformed") from exc
+        raise InvalidInput(f"not JSON: {exc}", code=ErrorCode.MALFORMED) from exc
     if not isinstance(data, dict):
         raise InvalidInput("not a LiteLLM price file: the top level must be an object")
     parsed = Parsed()

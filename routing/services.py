@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from core.batch import FieldError, amount_errors
-from core.errors import Conflict, DomainError, InvalidInput
+from core.errors import Conflict, DomainError, ErrorCode, InvalidInput
 from routing.models import PRICE, LlmModel, ModelAlias, Price, ServiceTier, Tier
 from routing.selectors import backdating_errors, models_named, names_taken
 
@@ -45,10 +45,12 @@ def _invalid(message: str, errors: list[FieldError]) -> InvalidInput:
 
 def _name_errors(field_name: str, value: str, *, max_length: int) -> list[FieldError]:
     if not value or value != value.strip():
-        return [FieldError(field_name, "invalid", f"{field_name} must be a non-blank name")]
+        return [FieldError(field_name, ErrorCode.INVALID, f"{field_name} must be a non-blank name")]
     if len(value) > max_length:
         return [
-            FieldError(field_name, "invalid_length", f"{field_name} is over {max_length} chars")
+            FieldError(
+                field_name, ErrorCode.INVALID_LENGTH, f"{field_name} is over {max_length} chars"
+            )
         ]
     return []
 
@@ -61,14 +63,16 @@ def model_errors(
     errors += _name_errors("provider", provider, max_length=100)
     if tier not in Tier.values:
         errors.append(
-            FieldError("tier", "invalid_choice", f"tier must be one of {', '.join(Tier.values)}")
+            FieldError(
+                "tier", ErrorCode.INVALID_CHOICE, f"tier must be one of {', '.join(Tier.values)}"
+            )
         )
     for alias in aliases:
         errors += _name_errors("aliases", alias, max_length=200)
     if name in aliases:
-        errors.append(FieldError("aliases", "invalid", f"'{name}' is the model's own name"))
+        errors.append(FieldError("aliases", ErrorCode.INVALID, f"'{name}' is the model's own name"))
     if len(set(aliases)) != len(aliases):
-        errors.append(FieldError("aliases", "invalid", "an alias is listed twice"))
+        errors.append(FieldError("aliases", ErrorCode.INVALID, "an alias is listed twice"))
     return errors
 
 
@@ -202,7 +206,7 @@ class PriceIn:
 def _amount_errors(name: str, value: Decimal | None) -> list[FieldError]:
     errors = amount_errors(name, value, places=PRICE["decimal_places"])
     if not errors and value is not None and value >= _PRICE_LIMIT:
-        errors.append(FieldError(name, "out_of_range", f"{name} is too large"))
+        errors.append(FieldError(name, ErrorCode.OUT_OF_RANGE, f"{name} is too large"))
     return errors
 
 
@@ -213,13 +217,13 @@ def price_errors(price: PriceIn) -> list[FieldError]:
         errors.append(
             FieldError(
                 "service_tier",
-                "invalid_choice",
+                ErrorCode.INVALID_CHOICE,
                 f"service_tier must be one of {', '.join(ServiceTier.values)}",
             )
         )
     if price.effective_from.utcoffset() is None:
         errors.append(
-            FieldError("effective_from", "naive_datetime", "effective_from needs an offset")
+            FieldError("effective_from", ErrorCode.NAIVE_DATETIME, "effective_from needs an offset")
         )
     for name in TOKEN_PRICES:
         errors += _amount_errors(name, getattr(price, name))
@@ -227,19 +231,23 @@ def price_errors(price: PriceIn) -> list[FieldError]:
     threshold, long_context = price.long_context_threshold, price.long_context
     if threshold is not None and threshold <= 0:
         errors.append(
-            FieldError("long_context_threshold", "out_of_range", "the threshold must be > 0")
+            FieldError(
+                "long_context_threshold", ErrorCode.OUT_OF_RANGE, "the threshold must be > 0"
+            )
         )
     if (threshold is None) != (long_context is None):
         errors.append(
             FieldError(
                 "long_context",
-                "required",
+                ErrorCode.REQUIRED,
                 "long_context_threshold and long_context prices go together",
             )
         )
     if long_context is not None:
         errors += [
-            FieldError(f"long_context.{name}", "required", f"long_context.{name} is required")
+            FieldError(
+                f"long_context.{name}", ErrorCode.REQUIRED, f"long_context.{name} is required"
+            )
             for name in ("input", "output")
             if getattr(long_context, name) is None
         ]
@@ -277,7 +285,7 @@ def price_check(*, model: LlmModel, price: PriceIn, reprice: bool = False) -> No
         )
     )
     if backdated:
-        raise Conflict(backdated[0], code="backdated_price")
+        raise Conflict(backdated[0], code=ErrorCode.BACKDATED_PRICE)
 
 
 @transaction.atomic
