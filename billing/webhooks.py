@@ -22,6 +22,7 @@ from django.utils import timezone
 from billing import tasks
 from billing.models import Contract, Statement, WebhookEvent, WebhookEventKind, webhook_secret_new
 from core.money import minor_unit
+from core.tasks import TransientError
 from ledger.models import Outcome, OutcomeStatus
 from ledger.services import outcome_status_change
 
@@ -33,7 +34,7 @@ EVENT_HEADER = "X-Outcome-Ledger-Event"
 SIGNATURE_VERSION = "v1"
 
 
-class WebhookDeliveryFailed(Exception):
+class WebhookDeliveryFailed(TransientError):
     """The webhook did not take the message; the task retries."""
 
 

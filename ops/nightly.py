@@ -10,10 +10,11 @@ policy (DESIGN.md "Trust between the parties").
 
 from datetime import datetime
 
-from celery import chain, shared_task
+from celery import chain
 from django.utils import timezone
 
 from billing.tasks import settlements_run
+from core.tasks import retried_task
 from ledger.tasks import rollups_refresh
 from routing.tasks import policies_learn
 
@@ -26,7 +27,8 @@ def nightly_chain(as_of: datetime):
     return chain(*(task.si(as_of.isoformat()) for task in STEPS))
 
 
-@shared_task(name="nightly.run", acks_late=True)
+@retried_task("nightly.run")
 def nightly_run() -> str:
-    """Beat's entry point: queue the chain as of now."""
+    """Beat's entry point: queue the chain as of now, one instant for every
+    step (a broker that cannot take it is tried again)."""
     return nightly_chain(timezone.now()).apply_async().id
