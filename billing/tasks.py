@@ -1,5 +1,3 @@
-from datetime import datetime
-
 from billing import alerts, settlement, webhooks
 from billing.nightly import nightly_step
 from core.tasks import retried_task
@@ -9,12 +7,6 @@ from core.tasks import retried_task
 def settlements_run(as_of):
     report = settlement.settlements_run(as_of=as_of)
     return {"issued": report.lines()}, report.failures
-
-
-@retried_task("billing.contract_settle")
-def contract_settle(contract_id: int, as_of: str) -> dict:
-    as_of_time = datetime.fromisoformat(as_of)
-    return settlement.contract_settle(contract_id=contract_id, as_of=as_of_time).numbers()
 
 
 @retried_task("billing.spend_alert_deliver", max_retries=8)

@@ -66,7 +66,6 @@ def round_total(value: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVE
     )
 
 
-UNITS_PER_USD = 10**AMOUNT_PLACES
 # Stored amounts are NUMERIC(30, 10): below 10^20.
 AMOUNT_LIMIT = Decimal(10) ** 20
 AMOUNT_LIMIT_UNITS = 10**30

@@ -3,8 +3,6 @@
 
 from decimal import Decimal
 
-from django.db.models import Sum
-
 from billing.models import Contract
 from core.errors import InvalidInput
 from ledger.models import JournalEntry, JournalPosting
@@ -32,23 +30,3 @@ def journal_post(
         if amount != 0
     )
     return entry
-
-
-def journal_imbalances(*, contract: Contract | None = None) -> dict[int, Decimal]:
-    """Entries whose postings do not sum to zero (empty when the journal
-    balances), by entry id."""
-    postings = JournalPosting.objects.all()
-    if contract is not None:
-        postings = postings.filter(contract=contract)
-    sums = postings.values("entry_id").annotate(total=Sum("amount")).exclude(total=0)
-    return {row["entry_id"]: row["total"] for row in sums}
-
-
-def account_balances(*, contract: Contract) -> dict[str, Decimal]:
-    rows = (
-        JournalPosting.objects.filter(contract=contract)
-        .values("account")
-        .annotate(total=Sum("amount"))
-        .order_by("account")
-    )
-    return {row["account"]: row["total"] for row in rows}

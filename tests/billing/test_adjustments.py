@@ -14,7 +14,6 @@ from django.db.models import Sum
 
 from billing.models import Contract, Statement
 from ledger import services
-from ledger.journal import account_balances, journal_imbalances
 from ledger.models import JournalPosting
 from ledger.records import CallIn, OutcomeIn
 from tests.billing.settlement_reference import (
@@ -28,6 +27,7 @@ from tests.billing.settlement_reference import (
 )
 from tests.conftest import client_for
 from tests.factories import api_key_create
+from tests.ledger.journal_sums import account_balances, journal_imbalances
 
 D = Decimal
 TERMS = Terms(

@@ -10,12 +10,12 @@ import pytest
 
 from billing.models import Statement
 from billing.settlement import contract_settle
-from ledger.journal import account_balances
 from ledger.models import CallRollup, OutcomeRollup
 from ledger.records import CallIn, OutcomeIn
 from ledger.rollups import rollups_refresh
 from tests.billing.settlement_reference import CATALOG, Terms, catalog_create, contract_create
 from tests.billing.settlement_reference import ingest as ingest_records
+from tests.ledger.journal_sums import account_balances
 
 D = Decimal
 JANUARY_DUE = datetime(2026, 2, 8, tzinfo=UTC)

@@ -12,7 +12,6 @@ from django.db import connection
 
 from billing import settlement
 from billing.models import Statement
-from ledger.journal import journal_imbalances
 from ledger.models import DirtyDay, JournalEntry
 from ledger.records import CallIn
 from ledger.rollups import rollups_refresh
@@ -23,6 +22,7 @@ from tests.billing.settlement_reference import (
     contract_create,
     ingest,
 )
+from tests.ledger.journal_sums import journal_imbalances
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

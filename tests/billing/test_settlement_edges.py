@@ -11,12 +11,12 @@ from billing import settlement
 from billing.models import Statement
 from billing.settlement import contract_settle, settlements_run
 from ledger import services
-from ledger.journal import account_balances
 from ledger.records import OutcomeIn
 from tests.billing.settlement_reference import CATALOG, Terms, catalog_create, contract_create
 from tests.billing.settlement_reference import ingest as ingest_records
 from tests.conftest import client_for
 from tests.factories import api_key_create
+from tests.ledger.journal_sums import account_balances
 
 D = Decimal
 FEBRUARY_DUE = datetime(2026, 3, 8, tzinfo=UTC)

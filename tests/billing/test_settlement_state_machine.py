@@ -28,7 +28,6 @@ from hypothesis.stateful import (
 from billing.models import Statement
 from billing.settlement import Figures, contract_settle
 from ledger import services
-from ledger.journal import journal_imbalances
 from ledger.models import JournalPosting
 from ledger.records import CallIn, OutcomeIn
 from ledger.rollups import rollups_refresh
@@ -41,6 +40,7 @@ from tests.billing.settlement_reference import (
     ingest,
     local_midnight,
 )
+from tests.ledger.journal_sums import journal_imbalances
 
 D = Decimal
 TERMS = Terms(
