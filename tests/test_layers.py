@@ -25,6 +25,7 @@ LAYERS = {
         "billing.models",
         "billing.auth",
         "billing.selectors",
+        "billing.scope",
         "billing.services",
         "billing.serializers",
         "billing.periods",
