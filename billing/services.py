@@ -26,7 +26,7 @@ from billing.models import (
     timezone_error,
 )
 from core.batch import FieldError
-from core.errors import Conflict, InvalidInput
+from core.errors import Conflict, ErrorCode, InvalidInput
 from routing.models import FEATURIZERS, MAX_FEATURES, LlmModel, Tier
 from routing.selectors import models_named
 
@@ -111,11 +111,15 @@ def apikey_create(*, organization: Organization, role: str, name: str) -> tuple[
     problems = []
     if role not in Role.values:
         problems.append(
-            FieldError("role", "invalid_role", f"'{role}' is not a role ({', '.join(Role.values)})")
+            FieldError(
+                "role", ErrorCode.INVALID_ROLE, f"'{role}' is not a role ({', '.join(Role.values)})"
+            )
         )
     if not name or len(name) > KEY_NAME_MAX:
         problems.append(
-            FieldError("name", "invalid_name", f"a key name has 1 to {KEY_NAME_MAX} characters")
+            FieldError(
+                "name", ErrorCode.INVALID_NAME, f"a key name has 1 to {KEY_NAME_MAX} characters"
+            )
         )
     _raise_if_any(problems)
     return ApiKey.objects.create_key(organization=organization, role=role, name=name)
@@ -134,7 +138,9 @@ def _organizations(problems: list[FieldError], *, vendor: str, customer: str) ->
     found = dict(Organization.objects.filter(slug__in=[vendor, customer]).values_list("slug", "id"))
     for field, slug in (("vendor", vendor), ("customer", customer)):
         if slug not in found:
-            problems.append(FieldError(field, "unknown_organization", f"no organization '{slug}'"))
+            problems.append(
+                FieldError(field, ErrorCode.UNKNOWN_ORGANIZATION, f"no organization '{slug}'")
+            )
     return found
 
 
@@ -142,7 +148,7 @@ def _model(problems: list[FieldError], *, field: str, name: str) -> LlmModel | N
     model = models_named(name=name).first()
     if model is None:
         problems.append(
-            FieldError(field, "unknown_model", f"no model or alias '{name}' in the catalog")
+            FieldError(field, ErrorCode.UNKNOWN_MODEL, f"no model or alias '{name}' in the catalog")
         )
     return model
 
@@ -161,24 +167,30 @@ def _check_money_terms(
         problems.append(
             FieldError(
                 "currency",
-                "invalid_currency",
+                ErrorCode.INVALID_CURRENCY,
                 f"'{currency}' is not an ISO 4217 code (three capital letters)",
             )
         )
     if fx_rate <= 0:
-        problems.append(FieldError("fx_rate", "invalid_fx_rate", "fx_rate must be above 0"))
+        problems.append(FieldError("fx_rate", ErrorCode.INVALID_FX_RATE, "fx_rate must be above 0"))
     elif currency == "USD" and fx_rate != 1:
         problems.append(
             FieldError(
-                "fx_rate", "invalid_fx_rate", "a USD contract has fx_rate 1 (prices are USD)"
+                "fx_rate",
+                ErrorCode.INVALID_FX_RATE,
+                "a USD contract has fx_rate 1 (prices are USD)",
             )
         )
     for field, amount in amounts.items():
         if amount is not None and amount < 0:
-            problems.append(FieldError(field, "negative_amount", f"{field} cannot be negative"))
+            problems.append(
+                FieldError(field, ErrorCode.NEGATIVE_AMOUNT, f"{field} cannot be negative")
+            )
     if not 0 <= payout_share <= 1:
         problems.append(
-            FieldError("payout_share", "invalid_payout_share", "payout_share is between 0 and 1")
+            FieldError(
+                "payout_share", ErrorCode.INVALID_PAYOUT_SHARE, "payout_share is between 0 and 1"
+            )
         )
 
 
@@ -200,7 +212,9 @@ def contract_terms_check(
     if vendor_id is not None and vendor_id == customer_id:
         problems.append(
             FieldError(
-                "customer", "same_vendor_and_customer", "the vendor cannot be its own customer"
+                "customer",
+                ErrorCode.SAME_VENDOR_AND_CUSTOMER,
+                "the vendor cannot be its own customer",
             )
         )
     _check_money_terms(
@@ -217,10 +231,10 @@ def _check_calendar(
     """DESIGN.md "Money and numbers": periods are cut in an IANA time zone."""
     error = timezone_error(timezone)
     if error is not None:
-        problems.append(FieldError("timezone", "unknown_timezone", error))
+        problems.append(FieldError("timezone", ErrorCode.UNKNOWN_TIMEZONE, error))
     if ends_on is not None and ends_on < starts_on:
         problems.append(
-            FieldError("ends_on", "ends_before_start", "ends_on is on or after starts_on")
+            FieldError("ends_on", ErrorCode.ENDS_BEFORE_START, "ends_on is on or after starts_on")
         )
 
 
@@ -230,7 +244,7 @@ def _check_baseline(problems: list[FieldError], baseline_model: LlmModel | None)
         problems.append(
             FieldError(
                 "baseline_model",
-                "baseline_not_frontier",
+                ErrorCode.BASELINE_NOT_FRONTIER,
                 f"the baseline model '{baseline_model.name}' is {baseline_model.tier}, "
                 "not frontier",
             )
@@ -242,7 +256,9 @@ def _check_unique(problems: list[FieldError], field: str, keys: list) -> None:
     for index, key in enumerate(keys):
         if key in seen:
             problems.append(
-                FieldError(f"{field}[{index}]", "duplicate_row", f"{key} appears twice in {field}")
+                FieldError(
+                    f"{field}[{index}]", ErrorCode.DUPLICATE_ROW, f"{key} appears twice in {field}"
+                )
             )
         seen.add(key)
 
@@ -262,15 +278,19 @@ def _check_schedules(
     for index, row in enumerate(value_schedule):
         if row["unit_value"] < 0:
             problems.append(
-                FieldError(f"value_schedule[{index}]", "negative_amount", "unit_value < 0")
+                FieldError(f"value_schedule[{index}]", ErrorCode.NEGATIVE_AMOUNT, "unit_value < 0")
             )
     for index, row in enumerate(fee_schedule):
         if row["fee"] < 0:
-            problems.append(FieldError(f"fee_schedule[{index}]", "negative_amount", "fee < 0"))
+            problems.append(
+                FieldError(f"fee_schedule[{index}]", ErrorCode.NEGATIVE_AMOUNT, "fee < 0")
+            )
     for index, row in enumerate(spend_limits):
         if row["amount"] <= 0:
             problems.append(
-                FieldError(f"spend_limits[{index}]", "invalid_spend_limit", "a limit is above 0")
+                FieldError(
+                    f"spend_limits[{index}]", ErrorCode.INVALID_SPEND_LIMIT, "a limit is above 0"
+                )
             )
 
 
@@ -291,28 +311,32 @@ def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
         problems.append(
             FieldError(
                 "routing.window_days",
-                "out_of_range",
+                ErrorCode.OUT_OF_RANGE,
                 f"window_days is between 1 and {DAYS_MAX}",
             )
         )
     if not 0 <= routing["min_tasks"] <= INTEGER_MAX:
         problems.append(
             FieldError(
-                "routing.min_tasks", "out_of_range", f"min_tasks is between 0 and {INTEGER_MAX}"
+                "routing.min_tasks",
+                ErrorCode.OUT_OF_RANGE,
+                f"min_tasks is between 0 and {INTEGER_MAX}",
             )
         )
     for name in ("tolerance", "value_weight"):
         if routing[name] < 0:
-            problems.append(FieldError(f"routing.{name}", "negative_amount", f"{name} < 0"))
+            problems.append(FieldError(f"routing.{name}", ErrorCode.NEGATIVE_AMOUNT, f"{name} < 0"))
     for name in ("epsilon", "audit"):
         if not 0 <= routing[name] <= 1:
             problems.append(
-                FieldError(f"routing.{name}", "invalid_share", f"{name} is between 0 and 1")
+                FieldError(f"routing.{name}", ErrorCode.INVALID_SHARE, f"{name} is between 0 and 1")
             )
     shares_valid = all(0 <= routing[name] <= 1 for name in ("epsilon", "audit"))
     if shares_valid and routing["epsilon"] + routing["audit"] > 1:
         problems.append(
-            FieldError("routing.audit", "invalid_share", "epsilon + audit must not exceed 1")
+            FieldError(
+                "routing.audit", ErrorCode.INVALID_SHARE, "epsilon + audit must not exceed 1"
+            )
         )
     shipped = FEATURIZERS.get(routing["featurizer"])
     length = routing["feature_length"]
@@ -320,7 +344,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
         problems.append(
             FieldError(
                 "routing.feature_length",
-                "required",
+                ErrorCode.REQUIRED,
                 f"featurizer '{routing['featurizer']}' is not one the client package ships "
                 f"({', '.join(sorted(FEATURIZERS))}): give its feature_length",
             )
@@ -329,7 +353,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
         problems.append(
             FieldError(
                 "routing.feature_length",
-                "out_of_range",
+                ErrorCode.OUT_OF_RANGE,
                 f"feature_length is between 1 and {MAX_FEATURES}",
             )
         )
@@ -337,7 +361,7 @@ def routing_terms_check(routing: RoutingTerms) -> list[FieldError]:
         problems.append(
             FieldError(
                 "routing.feature_length",
-                "invalid_feature_length",
+                ErrorCode.INVALID_FEATURE_LENGTH,
                 f"featurizer '{routing['featurizer']}' gives {shipped} features, not {length}",
             )
         )

@@ -336,13 +336,6 @@ class SettlementReport:
     adjusted: list[Statement]
     failures: StepFailures = field(default_factory=StepFailures)
 
-    def numbers(self) -> dict[str, list[int]]:
-        """The statement numbers issued (what the one-contract task returns)."""
-        return {
-            "settled": [s.number for s in self.settled],
-            "adjusted": [s.number for s in self.adjusted],
-        }
-
     def lines(self) -> list[str]:
         """One line per statement issued, as a person reads it (what the
         nightly step returns): ``acme-agent-2026: 2026-10 settled as #1``,
