@@ -14,6 +14,7 @@ from ledger.rollups import rollups_refresh
 from tests.billing.test_statement_html import calls_ingest, november, outcomes_ingest
 from tests.conftest import client_for
 from tests.factories import OrganizationFactory, api_key_create
+from tests.helpers import assert_error
 
 __all__ = ["november"]  # the contract of test_statement_html, with November settled
 
@@ -139,5 +140,4 @@ def test_another_tenants_key_gets_404_for_every_csv(ledger):
 def test_csv_with_a_bad_filter_answers_the_json_error(ledger):
     response = ledger.get(f"{CONTRACT}/calls?format=csv&from=2026-11-03")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
