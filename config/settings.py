@@ -133,9 +133,10 @@ for database in DATABASES.values():
     # (postgres://user@%2Fvar%2Frun%2Fpostgresql/db).
     database["HOST"] = unquote(database.get("HOST") or "")
     database["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-    # DESIGN.md "Scale": ingestion classifies batches with `= ANY(...)`; keep
-    # the JIT out of short OLTP statements (INGEST-PERF.md measured 289 ms
-    # spikes).
+    # DESIGN.md "Scale": ingestion classifies a batch with `= ANY(...)` over
+    # up to 5,000 external ids (ledger/bulk.py), whose estimated cost can pass
+    # jit_above_cost; compiling such a statement takes longer than running it,
+    # so the JIT stays out of these short OLTP statements.
     database.setdefault("OPTIONS", {})["options"] = "-c jit=off"
 # The role core.db_roles grants to after every migrate.
 DATABASE_APP_USER = DATABASES["default"]["USER"]

@@ -19,14 +19,19 @@ import shutil
 from collections.abc import Callable
 from datetime import timedelta
 
+import msgspec
 import pytest
 import redis
 from django.conf import settings
 from django.db import connections
 from rest_framework.test import APIClient
 
+from core.batch import decode_batch
 from core.caches import forget_all
 from core.db_roles import OWNER_ALIAS
+from ledger import services
+from ledger.models import Call
+from ledger.records import CallIn, OutcomeIn
 from tests.factories import (
     ContractFactory,
     FeeScheduleRowFactory,
@@ -183,3 +188,48 @@ def admin_client(db):
     return client_for(
         api_key_create(organization=OrganizationFactory(slug="operator"), role="admin")
     )
+
+
+# Ingestion without HTTP: records (dicts, as a client sends them) go through
+# the real decoder (core.batch) and the real services, against real
+# PostgreSQL.
+
+
+def _encoded(records: list[dict]) -> bytes:
+    return msgspec.json.encode({"records": records})
+
+
+@pytest.fixture
+def ingest_calls(db):
+    """Ingest call records; returns the report."""
+
+    def ingest(contract, records: list[dict]) -> services.IngestReport:
+        batch = decode_batch(_encoded(records), record_type=CallIn)
+        return services.calls_ingest(contract=contract, batch=batch)
+
+    return ingest
+
+
+@pytest.fixture
+def ingest_outcomes(db):
+    """Ingest outcome records; returns the report."""
+
+    def ingest(contract, records: list[dict]) -> services.IngestReport:
+        batch = decode_batch(_encoded(records), record_type=OutcomeIn)
+        return services.outcomes_ingest(contract=contract, batch=batch)
+
+    return ingest
+
+
+@pytest.fixture
+def ingest_one_call(ingest_calls):
+    """Ingest one call that must be accepted; returns the stored row."""
+
+    def ingest(contract, record: dict) -> Call:
+        report = ingest_calls(contract, [record])
+        assert report.as_dict() == {"accepted": 1, "duplicates": 0, "rejected": []}
+        return Call.objects.select_related("llm_model").get(
+            contract=contract, external_id=record["external_id"]
+        )
+
+    return ingest

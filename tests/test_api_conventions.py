@@ -3,6 +3,7 @@ error, pagination of every list, external ids of any printable shape."""
 
 from tests.conftest import client_for
 from tests.factories import ContractFactory, api_key_create
+from tests.helpers import assert_error
 
 OUTCOME = {
     "external_id": "PR/812",
@@ -34,8 +35,7 @@ def test_an_outcome_whose_id_holds_a_slash_can_be_read_and_disputed(
 def test_a_url_that_matches_nothing_answers_the_error_envelope(vendor_client):
     response = vendor_client.get("/api/v1/no-such-thing")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 def test_a_body_over_the_upload_limit_is_a_413_in_the_envelope(vendor_client, settings):
@@ -46,8 +46,7 @@ def test_a_body_over_the_upload_limit_is_a_413_in_the_envelope(vendor_client, se
         "/api/v1/contracts/acme-agent/outcomes", {"records": records}, format="json"
     )
 
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "batch_too_large"
+    assert_error(response, 413, "batch_too_large")
 
 
 def test_the_contract_list_is_cursor_paginated(db):

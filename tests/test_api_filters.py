@@ -5,6 +5,7 @@ ListQuery), never a silently unfiltered or empty 200."""
 import pytest
 
 from tests.factories import LlmModelFactory
+from tests.helpers import assert_error
 
 LISTS = [
     "/api/v1/contracts",
@@ -25,9 +26,7 @@ def test_every_list_refuses_a_parameter_it_does_not_take_and_names_those_it_does
 ):
     response = admin_client.get(url, {"statuss": "accepted"})
 
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "unknown_parameter"
+    error = assert_error(response, 400, "unknown_parameter")
     assert error["details"]["unknown"] == ["statuss"]
     assert error["message"].startswith("unknown query parameter 'statuss'; this list takes ")
 
@@ -35,24 +34,20 @@ def test_every_list_refuses_a_parameter_it_does_not_take_and_names_those_it_does
 def test_outcome_list_names_the_allowed_statuses_for_an_unknown_one(admin_client, contract):
     response = admin_client.get("/api/v1/contracts/acme-agent/outcomes?status=weird")
 
-    assert response.status_code == 400
-    assert response.json()["error"] == {
-        "code": "invalid",
-        "message": "'status' must be one of accepted, disputed, rejected, not 'weird'",
-        "details": {"status": ["accepted", "disputed", "rejected"]},
-    }
+    error = assert_error(response, 400, "invalid")
+    assert error["message"] == "'status' must be one of accepted, disputed, rejected, not 'weird'"
+    assert error["details"] == {"status": ["accepted", "disputed", "rejected"]}
 
 
 def test_an_empty_tier_is_refused_with_the_tiers(admin_client, contract):
     response = admin_client.get("/api/v1/models?tier=")
 
-    assert response.status_code == 400
-    assert response.json()["error"] == {
-        "code": "invalid",
-        "message": "'tier' is empty; leave it out to list every value, "
-        "or give one of frontier, mid, light, unknown",
-        "details": {"tier": ["frontier", "mid", "light", "unknown"]},
-    }
+    error = assert_error(response, 400, "invalid")
+    assert error["message"] == (
+        "'tier' is empty; leave it out to list every value, "
+        "or give one of frontier, mid, light, unknown"
+    )
+    assert error["details"] == {"tier": ["frontier", "mid", "light", "unknown"]}
 
 
 def test_models_filter_by_tier_and_provider(admin_client, contract):
@@ -69,22 +64,20 @@ def test_models_filter_by_tier_and_provider(admin_client, contract):
 def test_a_filter_given_twice_is_refused(admin_client, contract):
     response = admin_client.get("/api/v1/contracts/acme-agent/calls?task_ref=a&task_ref=b")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["details"] == {"task_ref": "given more than once"}
+    assert assert_error(response, 400, "invalid")["details"] == {"task_ref": "given more than once"}
 
 
 def test_an_export_format_the_list_does_not_offer_is_refused(admin_client, contract):
     response = admin_client.get("/api/v1/contracts/acme-agent/statements?format=xlsx")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["message"] == "'format' must be one of json, csv, not 'xlsx'"
+    error = assert_error(response, 400, "invalid")
+    assert error["message"] == "'format' must be one of json, csv, not 'xlsx'"
 
 
 def test_a_group_by_the_roi_does_not_know_is_refused_with_the_groupings(admin_client, contract):
     response = admin_client.get("/api/v1/contracts/acme-agent/roi?group_by=year")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["details"] == {
+    assert assert_error(response, 400, "invalid")["details"] == {
         "group_by": ["day", "week", "month", "model", "task_type", "tier"]
     }
 

@@ -30,6 +30,8 @@ PER_CONTRACT_TABLES = (
     "billing_spendcounter",
     "billing_spendalert",
     "billing_repricecorrection",
+    "billing_webhookevent",
+    "ledger_contractmodelused",
     "ledger_routedecision",
     "routing_policyversion",
 )

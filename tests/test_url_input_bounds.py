@@ -4,6 +4,8 @@ error envelope, never a server error."""
 
 import pytest
 
+from tests.helpers import assert_error
+
 
 @pytest.mark.parametrize(
     "url",
@@ -17,8 +19,7 @@ import pytest
 )
 def test_a_url_holding_nul_is_a_400(customer_client, url):
     response = customer_client.get(url)
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "nul_character"
+    assert_error(response, 400, "nul_character")
 
 
 @pytest.mark.parametrize(
@@ -27,8 +28,7 @@ def test_a_url_holding_nul_is_a_400(customer_client, url):
 )
 def test_a_time_range_outside_the_calendar_in_utc_is_a_400(customer_client, query):
     response = customer_client.get(f"/api/v1/contracts/acme-agent/calls?{query}")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "out_of_range"
+    assert_error(response, 400, "out_of_range")
 
 
 @pytest.mark.parametrize(
@@ -42,5 +42,4 @@ def test_a_time_range_outside_the_calendar_in_utc_is_a_400(customer_client, quer
 )
 def test_a_json_body_holding_nul_is_a_400(admin_client, path, body):
     response = admin_client.post(path, body, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "nul_character"
+    assert_error(response, 400, "nul_character")

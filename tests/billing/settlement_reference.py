@@ -4,17 +4,19 @@ under test from DESIGN.md ("Call", "Outcome", "Charges", "Period settlement",
 same raw records (ledger.records.CallIn / OutcomeIn) to the model and to the
 real services.
 
-The model never touches the database: it prices calls from a catalog of
-plain price rows, values outcomes from plain schedules, cuts periods in the
-contract's time zone with zoneinfo, and keeps its own books of issued
-statements (settlements, adjustments, the contract-wide payout cap).
+The model never touches the database and imports nothing of the code it
+checks: it prices calls from a catalog of plain price rows, values outcomes
+from plain schedules, cuts calendar periods in the contract's time zone with
+zoneinfo, computes each statement with plain Decimal arithmetic at a
+precision nothing reaches, and keeps its own books of issued statements
+(settlements, adjustments, the contract-wide payout cap).
 """
 
 import hashlib
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 from zoneinfo import ZoneInfo
 
 from billing.models import Contract
@@ -30,51 +32,41 @@ from tests.factories import (
     ValueScheduleRowFactory,
 )
 
-TEN_PLACES = Decimal("1E-10")
-RATIO = Decimal("0.0001")
 MILLION = Decimal(1_000_000)
 MINOR_UNITS = {"USD": 2, "EUR": 2, "JPY": 0, "KWD": 3}
-MONTHS = {"month": 1, "quarter": 3, "year": 12}
 ZERO = Decimal(0)
+# More digits than any figure here has: sums, products and quotients are
+# exact (or correctly rounded far beyond any place a figure keeps).
+DIGITS = 120
 
-# The totals that an adjustment shows as a difference; its ratios are null
-# and cap_remaining is the balance after it (docs/SETTLEMENT.md).
-DIFFERENCED = (
-    "calls",
-    "accepted_outcomes",
-    "cost_usd",
-    "usage_charges",
-    "outcome_fees",
-    "fixed_fee",
-    "charges",
-    "value",
-    "guaranteed_value",
-    "shortfall",
-    "payout",
-    "baseline_cost_usd",
-    "savings_usd",
-)
+# A statement's ratios: they have no difference, so an adjustment shows
+# them null (docs/SETTLEMENT.md "Adjustments").
+RATIOS = ("roi", "efficiency")
+
+
+def to_places(value: Decimal, places: int, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """``value`` rounded once to ``places`` decimal places (half even
+    unless told)."""
+    with localcontext(prec=DIGITS):
+        return value.quantize(Decimal(1).scaleb(-places), rounding=rounding)
 
 
 def q10(value: Decimal) -> Decimal:
-    with localcontext(prec=80):
-        return value.quantize(TEN_PLACES, rounding=ROUND_HALF_EVEN)
+    """A per-record amount: 10 places (DESIGN.md "Money and numbers")."""
+    return to_places(value, 10)
 
 
 def text10(value: Decimal) -> str:
     return f"{q10(value):f}"
 
 
-def rounded(value: Decimal, places: int) -> Decimal:
-    with localcontext(prec=80):
-        return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
-
-
 def ratio(numerator: Decimal, denominator: Decimal) -> Decimal | None:
+    """A ratio to 4 places; null over zero (DESIGN.md: roi is null when
+    charges = 0)."""
     if denominator == 0:
         return None
-    with localcontext(prec=80):
-        return (numerator / denominator).quantize(RATIO, rounding=ROUND_HALF_EVEN)
+    with localcontext(prec=DIGITS):
+        return to_places(numerator / denominator, 4)
 
 
 # Catalog -------------------------------------------------------------------
@@ -129,7 +121,7 @@ def tokens_cost(price: PriceRef, call: CallIn) -> Decimal:
     cache_read = price.input if price.cache_read is None else price.cache_read
     cache_write = price.input if price.cache_write is None else price.cache_write
     cache_write_1h = cache_write if price.cache_write_1h is None else price.cache_write_1h
-    with localcontext(prec=80):
+    with localcontext(prec=DIGITS):
         total = (
             (call.input_tokens - call.cache_read_tokens - call.cache_write_tokens) * price.input
             + call.cache_read_tokens * cache_read
@@ -177,8 +169,14 @@ class Terms:
 
 @dataclass(frozen=True, order=True)
 class PeriodRef:
+    """Local dates; ``end`` is the first day after the period."""
+
     start: date
     end: date
+
+
+# The months a calendar period of each kind begins in.
+FIRST_MONTHS = {"month": tuple(range(1, 13)), "quarter": (1, 4, 7, 10), "year": (1,)}
 
 
 def local_day(terms: Terms, at: datetime) -> date:
@@ -186,33 +184,44 @@ def local_day(terms: Terms, at: datetime) -> date:
 
 
 def local_midnight(terms: Terms, day: date) -> datetime:
+    """The instant ``day`` begins in the contract's zone (where a DST jump
+    skips midnight, zoneinfo reads the skipped time as the first instant
+    that exists)."""
     return datetime.combine(day, time(0), tzinfo=terms.tz)
 
 
 def period_containing(terms: Terms, day: date) -> PeriodRef:
-    months = MONTHS[terms.period]
-    first_month = (day.month - 1) // months * months
-    start = date(day.year, first_month + 1, 1)
-    next_month = first_month + months
-    end = date(day.year + next_month // 12, next_month % 12 + 1, 1)
+    """The calendar month, quarter or year around ``day``, cut to the
+    contract's life (a first or last period may be shorter)."""
+    beginnings = [
+        date(year, month, 1)
+        for year in (day.year, day.year + 1)
+        for month in FIRST_MONTHS[terms.period]
+    ]
+    start = max(b for b in beginnings if b <= day)
+    end = min(b for b in beginnings if b > day)
     if terms.ends_on is not None:
         end = min(end, terms.ends_on + timedelta(days=1))
     return PeriodRef(max(start, terms.starts_on), end)
 
 
 def due_at(terms: Terms, period: PeriodRef) -> datetime:
-    """Local midnight of period_end + grace_days."""
+    """DESIGN.md: settled by the first nightly run after period_end +
+    grace_days, which docs/SETTLEMENT.md places at that day's local midnight."""
     return local_midnight(terms, period.end + timedelta(days=terms.grace_days))
 
 
 def periods_due(terms: Terms, as_of: datetime) -> list[PeriodRef]:
-    periods, day = [], terms.starts_on
-    while (terms.ends_on is None or day <= terms.ends_on) and due_at(
-        terms, period_containing(terms, day)
-    ) <= as_of:
-        periods.append(period_containing(terms, day))
-        day = periods[-1].end
-    return periods
+    """The contract's periods, first to last, that are due by ``as_of``."""
+    due: list[PeriodRef] = []
+    first_day = terms.starts_on
+    while terms.ends_on is None or first_day <= terms.ends_on:
+        period = period_containing(terms, first_day)
+        if due_at(terms, period) > as_of:
+            break
+        due.append(period)
+        first_day = period.end
+    return due
 
 
 # Figures -------------------------------------------------------------------
@@ -247,7 +256,7 @@ def call_priced(catalog: Catalog, terms: Terms, call: CallIn) -> PricedCall:
         None if baseline_model is None else catalog.price_at(baseline_model, call.occurred_at)
     )
     baseline = cost if baseline_price is None else tokens_cost(baseline_price, call)
-    with localcontext(prec=80):
+    with localcontext(prec=DIGITS):
         charge = q10(cost * terms.fx_rate * (1 + terms.markup))
     return PricedCall(call, local_day(terms, call.occurred_at), q10(cost), charge, baseline)
 
@@ -261,7 +270,7 @@ def outcome_valued(terms: Terms, outcome: OutcomeIn, status: str) -> ValuedOutco
     if unit_value is None and outcome.kind == "hours_saved":
         unit_value = terms.hourly_rate
     unit_fee = _schedule(terms.fees, outcome) or ZERO
-    with localcontext(prec=80):
+    with localcontext(prec=DIGITS):
         value, fee = q10(outcome.quantity * unit_value), q10(outcome.quantity * unit_fee)
     return ValuedOutcome(outcome, local_day(terms, outcome.occurred_at), value, fee, status)
 
@@ -285,39 +294,71 @@ class PeriodRecords:
         return hashlib.sha256(b"".join(encoded)).hexdigest()
 
 
-def figures(terms: Terms, records: PeriodRecords, payouts_elsewhere: Decimal) -> dict:
-    """A period's totals: each rounded once to the minor unit (half even),
-    derived ones from the rounded ones; ratios to 4 places."""
+def figures(terms: Terms, records: PeriodRecords, paid_on_other_periods: Decimal) -> dict:
+    """A period's statement totals (DESIGN.md "Period settlement", "Money and
+    numbers"). The parts are rounded once from their exact sums, half even,
+    to the currency's minor unit (the USD ones to cents); the totals derived
+    from them are computed from the rounded parts, so the statement foots;
+    ratios have 4 places.
+
+    ``paid_on_other_periods``: the payouts of every statement issued for the
+    contract's other periods, adjustments included. The cap holds
+    contract-wide, and a payout is a whole number of minor units, so what
+    the cap leaves is counted in whole minor units, rounded down."""
     places = terms.places
-    usage = rounded(sum((c.charge for c in records.calls), ZERO), places)
-    fees = rounded(sum((o.fee for o in records.accepted), ZERO), places)
-    fixed = rounded(terms.fixed_fee, places)
-    charges = usage + fees + fixed
-    value = rounded(sum((o.value for o in records.accepted), ZERO), places)
-    guaranteed = rounded(terms.guarantee_multiple * charges, places)
-    shortfall = max(ZERO, guaranteed - value)
-    available = max(ZERO, terms.payout_cap - payouts_elsewhere)
-    payout = min(rounded(shortfall * terms.payout_share, places), available)
-    exact_cost = sum((c.cost for c in records.calls), ZERO)
-    exact_baseline = sum((c.baseline for c in records.calls), ZERO)
-    cost, baseline = rounded(exact_cost, 2), rounded(exact_baseline, 2)
-    return {
-        "calls": len(records.calls),
-        "accepted_outcomes": len(records.accepted),
-        "cost_usd": cost,
-        "usage_charges": usage,
-        "outcome_fees": fees,
-        "fixed_fee": fixed,
-        "charges": charges,
-        "value": value,
-        "roi": ratio(value - charges, charges),
-        "guaranteed_value": guaranteed,
-        "shortfall": shortfall,
-        "payout": payout,
-        "cap_remaining": available - payout,
-        "baseline_cost_usd": baseline,
-        "savings_usd": baseline - cost,
-        "efficiency": ratio(exact_baseline, exact_cost),
+    accepted = records.accepted
+    with localcontext(prec=DIGITS):
+        exact_cost = sum((c.cost for c in records.calls), ZERO)
+        exact_baseline = sum((c.baseline for c in records.calls), ZERO)
+        parts = {
+            "usage_charges": to_places(sum((c.charge for c in records.calls), ZERO), places),
+            "outcome_fees": to_places(sum((o.fee for o in accepted), ZERO), places),
+            "fixed_fee": to_places(terms.fixed_fee, places),
+            "value": to_places(sum((o.value for o in accepted), ZERO), places),
+            "cost_usd": to_places(exact_cost, 2),
+            "baseline_cost_usd": to_places(exact_baseline, 2),
+        }
+        charges = parts["usage_charges"] + parts["outcome_fees"] + parts["fixed_fee"]
+        guaranteed_value = to_places(terms.guarantee_multiple * charges, places)
+        shortfall = max(ZERO, guaranteed_value - parts["value"])
+        cap_left = to_places(
+            max(ZERO, terms.payout_cap - paid_on_other_periods), places, ROUND_FLOOR
+        )
+        payout = min(to_places(shortfall * terms.payout_share, places), cap_left)
+        return parts | {
+            "calls": len(records.calls),
+            "accepted_outcomes": len(accepted),
+            "charges": charges,
+            "roi": ratio(parts["value"] - charges, charges),
+            "guaranteed_value": guaranteed_value,
+            "shortfall": shortfall,
+            "payout": payout,
+            "cap_remaining": cap_left - payout,
+            "savings_usd": parts["baseline_cost_usd"] - parts["cost_usd"],
+            "efficiency": ratio(exact_baseline, exact_cost),
+        }
+
+
+def adjustment_totals(resettled: dict, issued_before: dict) -> dict:
+    """docs/SETTLEMENT.md "Adjustments": every amount and count is the
+    period as re-settled minus what was issued for it before; a ratio has no
+    difference (null); cap_remaining is the balance after the statement."""
+    with localcontext(prec=DIGITS):
+        differences = {
+            name: resettled[name] - issued_before[name]
+            for name in resettled
+            if name not in (*RATIOS, "cap_remaining")
+        }
+    return differences | dict.fromkeys(RATIOS) | {"cap_remaining": resettled["cap_remaining"]}
+
+
+def same_period(resettled: dict, issued_before: dict) -> bool:
+    """The period's own figures are as issued. cap_remaining is left out:
+    it moves with other periods' payouts, and a period whose records did
+    not change keeps the payout it was issued with (docs/SETTLEMENT.md
+    "The payout cap")."""
+    return {k: v for k, v in resettled.items() if k != "cap_remaining"} == {
+        k: v for k, v in issued_before.items() if k != "cap_remaining"
     }
 
 
@@ -580,44 +621,36 @@ class Books:
             ],
         )
 
-    def latest(self) -> dict[PeriodRef, IssuedRef]:
-        return {statement.period: statement for statement in self.issued}
-
     def nightly(self, as_of: datetime) -> list[IssuedRef]:
-        """Settle due periods without a statement; re-settle touched ones,
-        issuing an adjustment only when their figures or records changed."""
+        """Settle the due periods without a statement; re-settle the touched
+        ones, issuing an adjustment only when their figures or their records
+        (the digest) changed."""
         issued = []
         for period in periods_due(self.terms, as_of):
-            latest = self.latest()
-            previous = latest.get(period)
-            if previous is not None and period not in self.touched:
+            before = [s for s in self.issued if s.period == period]
+            if before and period not in self.touched:
                 continue
-            elsewhere = sum(
-                (s.period_totals["payout"] for p, s in latest.items() if p != period), ZERO
+            paid_on_other_periods = sum(
+                (s.totals["payout"] for s in self.issued if s.period != period), ZERO
             )
             records = self.records(period)
-            totals, digest = figures(self.terms, records, elsewhere), records.digest()
-            if previous is not None and (totals, digest) == (
-                previous.period_totals,
-                previous.digest,
+            totals = figures(self.terms, records, paid_on_other_periods)
+            digest = records.digest()
+            latest = before[-1] if before else None
+            if (
+                latest is not None
+                and digest == latest.digest
+                and same_period(totals, latest.period_totals)
             ):
                 continue
-            shown = totals
-            if previous is not None:
-                # Ratios have no difference: an adjustment's totals leave
-                # them null (the re-settled ones are in resettled_totals).
-                shown = {
-                    **totals,
-                    **{k: totals[k] - previous.period_totals[k] for k in DIFFERENCED},
-                    "roi": None,
-                    "efficiency": None,
-                }
             statement = IssuedRef(
                 number=len(self.issued) + 1,
-                kind="settlement" if previous is None else "adjustment",
-                adjusts=None if previous is None else (previous.adjusts or previous.number),
+                kind="adjustment" if before else "settlement",
+                adjusts=before[0].number if before else None,
                 period=period,
-                totals=shown,
+                totals=totals
+                if latest is None
+                else adjustment_totals(totals, latest.period_totals),
                 period_totals=totals,
                 digest=digest,
                 detail=detail(self.catalog, records),

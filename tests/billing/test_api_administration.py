@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from rest_framework.test import APIClient
 
 from billing.models import Contract, Organization
+from tests.helpers import assert_error
 
 CONTRACTS = "/api/v1/contracts"
 ORGANIZATIONS = "/api/v1/organizations"
@@ -39,9 +40,8 @@ def test_a_taken_organization_slug_is_a_conflict(admin_client):
 
     response = admin_client.post(ORGANIZATIONS, {"slug": "acme", "name": "Other"}, format="json")
 
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "conflict"
-    assert response.json()["error"]["message"] == "an organization 'acme' already exists"
+    error = assert_error(response, 409, "conflict")
+    assert error["message"] == "an organization 'acme' already exists"
     assert Organization.objects.get(slug="acme").name == "Acme Corp"
 
 
@@ -50,9 +50,8 @@ def test_an_organization_slug_must_be_a_slug(admin_client):
         ORGANIZATIONS, {"slug": "Acme Corp!", "name": "Acme"}, format="json"
     )
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
-    assert list(response.json()["error"]["details"]) == ["slug"]
+    error = assert_error(response, 400, "invalid")
+    assert list(error["details"]) == ["slug"]
 
 
 @pytest.mark.parametrize("role_client", ["vendor_client", "customer_client"])
@@ -62,16 +61,15 @@ def test_organizations_are_not_found_for_non_admin_keys(request, role_client):
     created = client.post(ORGANIZATIONS, {"slug": "newco", "name": "NewCo"}, format="json")
     listed = client.get(ORGANIZATIONS)
 
-    assert (created.status_code, listed.status_code) == (404, 404)
-    assert created.json()["error"]["code"] == "not_found"
+    assert_error(created, 404, "not_found")
+    assert_error(listed, 404, "not_found")
     assert not Organization.objects.filter(slug="newco").exists()
 
 
 def test_creating_without_a_key_is_unauthenticated(db):
     response = APIClient().post(ORGANIZATIONS, {"slug": "acme", "name": "Acme"}, format="json")
 
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
+    assert_error(response, 401, "unauthenticated")
 
 
 def test_admin_creates_api_md_example_contract_with_exact_terms(admin_client, terms):
@@ -294,12 +292,9 @@ def test_invalid_terms_are_refused_with_a_specific_error(
 
     response = admin_client.post(CONTRACTS, terms, format="json")
 
-    assert response.status_code == 400, response.content
-    assert response.json()["error"] == {
-        "code": code,
-        "message": message,
-        "details": [{"field": field, "code": code, "message": message}],
-    }
+    error = assert_error(response, 400, code)
+    assert error["message"] == message
+    assert error["details"] == [{"field": field, "code": code, "message": message}]
     assert not Contract.objects.exists()
 
 
@@ -308,8 +303,9 @@ def test_every_problem_of_the_terms_is_reported_at_once(admin_client, terms):
 
     response = admin_client.post(CONTRACTS, terms, format="json")
 
-    assert response.status_code == 400
-    assert [d["code"] for d in response.json()["error"]["details"]] == [
+    # The envelope's code is the first problem's.
+    error = assert_error(response, 400, "invalid_currency")
+    assert [d["code"] for d in error["details"]] == [
         "invalid_currency",
         "invalid_payout_share",
         "unknown_timezone",
@@ -331,9 +327,8 @@ def test_malformed_terms_are_refused_field_by_field(admin_client, terms, change,
 
     response = admin_client.post(CONTRACTS, terms, format="json")
 
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
-    assert list(response.json()["error"]["details"]) == [field]
+    error = assert_error(response, 400, "invalid")
+    assert list(error["details"]) == [field]
 
 
 def test_a_taken_contract_code_is_a_conflict(admin_client, terms):
@@ -342,12 +337,11 @@ def test_a_taken_contract_code_is_a_conflict(admin_client, terms):
 
     response = admin_client.post(CONTRACTS, terms, format="json")
 
-    assert response.status_code == 409
-    assert response.json()["error"] == {
-        "code": "conflict",
-        "message": "a contract 'acme-agent-2026' already exists",
-        "details": None,
-    }
+    error = assert_error(response, 409, "conflict")
+    assert (error["message"], error["details"]) == (
+        "a contract 'acme-agent-2026' already exists",
+        None,
+    )
     assert Contract.objects.get(code="acme-agent-2026").markup == Decimal("0.2000000000")
 
 
@@ -357,8 +351,7 @@ def test_contracts_cannot_be_created_with_a_non_admin_key(request, role_client, 
 
     response = client.post(CONTRACTS, terms, format="json")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert not Contract.objects.filter(code="acme-agent-2026").exists()
 
 
@@ -367,8 +360,7 @@ def test_contract_terms_cannot_be_replaced_through_the_api(admin_client, terms):
 
     response = admin_client.put(f"{CONTRACTS}/acme-agent-2026", terms, format="json")
 
-    assert response.status_code == 405
-    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert_error(response, 405, "method_not_allowed")
 
 
 # NUMERIC(30, 10) amounts and NUMERIC(20, 10) rates, at full width.

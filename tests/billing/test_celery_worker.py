@@ -5,7 +5,6 @@ The worker reads the test database, so the data is committed
 (transaction=True); the chain goes to a queue of this test's own, so no
 other worker on the same broker takes it, nor this worker anyone else's."""
 
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from tests.billing.settlement_reference import (
     contract_create,
     ingest,
 )
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.needs("redis")
 SETTLED_WITHIN_S = 60
@@ -43,14 +43,6 @@ def broker(monkeypatch):
     monkeypatch.setitem(app.conf, "broker_url", BROKER_URL)
     monkeypatch.setitem(app.conf, "task_always_eager", False)
     return app
-
-
-def statement_appears(contract, deadline: float) -> list[Statement]:
-    rows = list(Statement.objects.filter(contract=contract))
-    while not rows and time.monotonic() < deadline:
-        time.sleep(0.25)
-        rows = list(Statement.objects.filter(contract=contract))
-    return rows
 
 
 @pytest.mark.django_db(transaction=True)
@@ -76,7 +68,10 @@ def test_a_real_worker_runs_the_nightly_chain_and_settles_the_period(worker_queu
 
     with broker.connection_for_write() as connection:
         chain.apply_async(connection=connection)
-    rows = statement_appears(contract, time.monotonic() + SETTLED_WITHIN_S)
+    wait_until(
+        lambda: Statement.objects.filter(contract=contract).exists(), within_s=SETTLED_WITHIN_S
+    )
+    rows = list(Statement.objects.filter(contract=contract))
 
     assert [(s.number, s.period_start.month, s.calls, s.cost_usd, s.charges) for s in rows] == [
         (1, 1, 1, Decimal("0.75"), Decimal("10.74"))

@@ -7,6 +7,7 @@ from django.core.management import CommandError, call_command
 
 from billing.models import ApiKey, Organization
 from tests.conftest import client_for
+from tests.helpers import assert_error
 
 
 def apikey_create(**options) -> str:
@@ -79,8 +80,7 @@ def test_a_revoked_key_is_unauthenticated(contract):
     response = client_for(secret).get("/api/v1/contracts")
 
     assert out.getvalue() == f"Revoked customer key {secret.partition('.')[0]} of 'acme'.\n"
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
+    assert_error(response, 401, "unauthenticated")
 
 
 def test_revoking_an_unknown_prefix_is_an_error(db):

@@ -34,6 +34,7 @@ from tests.factories import (
     PriceFactory,
     api_key_create,
 )
+from tests.helpers import assert_error
 
 D = Decimal
 M = D(1_000_000)
@@ -183,8 +184,7 @@ def test_drift_of_another_tenants_contract_is_404(drifting):
 
     response = stranger.get(f"/api/v1/contracts/{drifting.code}/drift")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 # --- journal ------------------------------------------------------------------
@@ -253,8 +253,7 @@ def test_journal_is_for_admins_only_and_404_to_the_contracts_own_parties(worked,
 
     response = client.get("/api/v1/contracts/worked/journal?format=csv")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 @pytest.fixture

@@ -38,6 +38,7 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+from tests.helpers import assert_error
 
 D = Decimal
 M = D(1_000_000)
@@ -187,7 +188,7 @@ def test_a_back_dated_price_row_is_refused_outside_a_decided_reprice(priced, adm
         source="test",
     )
 
-    assert (response.status_code, response.json()["error"]["code"]) == (409, "backdated_price")
+    assert_error(response, 409, "backdated_price")
     assert (report.added, [r.row.origin for r in report.rejected]) == ([], ["row 1"])
     with pytest.raises(Conflict):
         price_create(
@@ -243,7 +244,7 @@ def test_reprice_is_404_to_anyone_but_an_admin(priced, role):
         "/api/v1/reprice", {"model": "gpt-4o-mini", "price": CANDIDATE}, format="json"
     )
 
-    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert_error(response, 404, "not_found")
 
 
 def test_the_admin_refuses_a_back_dated_price_row(priced, client, admin_user):

@@ -36,6 +36,7 @@ from tests.factories import (
     api_key_create,
 )
 from tests.factories import FeeScheduleRowFactory as FeeRow
+from tests.helpers import assert_error
 
 CALLS = [
     ("c1", "2026-11-02T10:00:00Z", "gpt-4o-mini", "code_review", "T1", "0.001"),
@@ -480,8 +481,7 @@ def test_the_vendor_reads_the_same_figures(contract):
 
 def test_an_unknown_group_by_is_400(customer):
     response = roi(customer, "?group_by=hour")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_another_tenant_gets_404(contract):

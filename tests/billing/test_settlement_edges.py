@@ -16,6 +16,7 @@ from tests.billing.settlement_reference import CATALOG, Terms, catalog_create, c
 from tests.billing.settlement_reference import ingest as ingest_records
 from tests.conftest import client_for
 from tests.factories import api_key_create
+from tests.helpers import assert_error
 from tests.ledger.journal_sums import account_balances
 
 D = Decimal
@@ -131,9 +132,8 @@ def test_digest_input_of_a_superseded_statement_names_the_adjustment_instead_of_
     original = client.get("/api/v1/contracts/superseded/statements/1/digest-input")
     latest = client.get("/api/v1/contracts/superseded/statements/2/digest-input")
 
-    assert original.status_code == 409
-    assert original.json()["error"]["code"] == "superseded"
-    assert original.json()["error"]["details"] == {"superseded_by": 2}
+    error = assert_error(original, 409, "superseded")
+    assert error["details"] == {"superseded_by": 2}
     assert latest.status_code == 200
     assert b"".join(latest.streaming_content) == (
         b"outcome\ta\t10.0000000000\taccepted\noutcome\tb\t10.0000000000\tdisputed\n"

@@ -59,6 +59,7 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+from tests.helpers import assert_error
 
 TRIAGE = "<b>triage</b>"
 CALLS = [
@@ -381,8 +382,8 @@ def test_another_tenants_key_gets_404_for_the_html_statement(november):
     by_param = stranger.get(f"{URL}/1?format=html")
     by_header = stranger.get(f"{URL}/1", HTTP_ACCEPT="text/html")
 
-    assert by_param.status_code == by_header.status_code == 404
-    assert by_param.json()["error"]["code"] == by_header.json()["error"]["code"] == "not_found"
+    assert_error(by_param, 404, "not_found")
+    assert_error(by_header, 404, "not_found")
 
 
 def test_page_is_self_contained(customer):

@@ -9,6 +9,7 @@ import pytest
 from tests.billing.test_statement_html import november
 from tests.conftest import client_for
 from tests.factories import api_key_create
+from tests.helpers import assert_error
 
 __all__ = ["november"]  # the contract of test_statement_html, with November settled
 
@@ -39,8 +40,7 @@ def test_digest_input_answers_accept_text_plain_with_the_text_that_hashes_to_the
 def test_digest_input_of_a_missing_statement_with_accept_text_plain_is_the_json_404(customer):
     response = customer.get(f"{CONTRACT}/statements/9/digest-input", HTTP_ACCEPT="text/plain")
 
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize(

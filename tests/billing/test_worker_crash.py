@@ -11,7 +11,6 @@ with SIGKILL."""
 
 import os
 import signal
-import time
 from collections import Counter
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -35,6 +34,7 @@ from tests.billing.settlement_reference import (
     contract_create,
     ingest,
 )
+from tests.helpers import wait_until
 
 AS_OF = datetime(2026, 2, 8, tzinfo=UTC)
 CONTRACTS = 12
@@ -113,15 +113,6 @@ def settlement_release(contract: Contract) -> None:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [SETTLEMENT_LOCK, contract.id])
 
 
-def wait_for(condition, seconds: float = WITHIN_S) -> float:
-    """Poll until ``condition()``; the seconds it took."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < seconds, "timed out"
-        time.sleep(0.2)
-    return time.monotonic() - start
-
-
 def someone_waits_for_the_lock() -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
@@ -135,11 +126,12 @@ def someone_waits_for_the_lock() -> bool:
 def held_mid_settlement(contracts: list[Contract]) -> None:
     """The worker settled the contracts before the held one and waits for
     the held one's lock."""
-    wait_for(
+    wait_until(
         lambda: (
             Statement.objects.filter(contract__in=contracts).count() == HELD - 1
             and someone_waits_for_the_lock()
-        )
+        ),
+        within_s=WITHIN_S,
     )
 
 
@@ -186,7 +178,7 @@ def test_a_worker_killed_mid_settlement_is_redelivered_and_every_statement_issue
     first.wait(timeout=10)
     settlement_release(held)
     workers(queue)
-    took = wait_for(lambda: all_done(contracts))
+    took = wait_until(lambda: all_done(contracts), within_s=WITHIN_S)
 
     assert_each_issued_once(contracts)
     # Redelivered after the visibility timeout, plus a restore sweep and the
@@ -205,7 +197,7 @@ def test_a_pool_child_killed_mid_task_does_not_ack_and_the_chain_finishes(
 
     os.kill(pool_child(worker), signal.SIGKILL)
     settlement_release(held)
-    took = wait_for(lambda: all_done(contracts))
+    took = wait_until(lambda: all_done(contracts), within_s=WITHIN_S)
 
     assert worker.poll() is None
     assert_each_issued_once(contracts)
@@ -227,10 +219,11 @@ def test_on_a_real_worker_a_poisoned_contract_is_retried_reported_and_the_chain_
     others = [c for c in contracts if c != poisoned]
     try:
         chain_send(broker, queue)
-        took = wait_for(
+        took = wait_until(
             lambda: (
                 all_done(contracts) and NightlyFailure.objects.filter(step="settlement").exists()
-            )
+            ),
+            within_s=WITHIN_S,
         )
     finally:
         worker_stop(worker)

@@ -11,7 +11,6 @@ import socketserver
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from decimal import Decimal
 from types import SimpleNamespace
@@ -44,6 +43,7 @@ from tests.factories import (
     PriceFactory,
     api_key_create,
 )
+from tests.helpers import wait_until
 
 OPENAI_USAGE = {
     "prompt_tokens": 1200,
@@ -97,15 +97,6 @@ def test_raw_provider_usage_and_litellms_usage_give_the_same_buckets(raw, litell
 
 def test_no_usage_gives_empty_buckets():
     assert token_buckets(None) == TokenBuckets()
-
-
-def eventually(condition, timeout_s: float = 30.0) -> None:
-    """Wait for ``condition``: LiteLLM runs success callbacks in its own
-    threads and tasks, after the completion has returned."""
-    deadline = time.monotonic() + timeout_s
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert condition()
 
 
 def mocked(model: str, usage: Usage) -> ModelResponse:
@@ -163,7 +154,8 @@ CALLBACK_LISTS = (
 @pytest.fixture
 def ledger_logger(live_server, vendor_secret, tmp_path, monkeypatch):
     """The logger as LiteLLM's only callback; its sender posts each call as
-    it comes."""
+    it comes. LiteLLM runs success callbacks in its own threads and tasks
+    after the completion has returned: a test waits for the calls."""
     sender = sender_for(
         live_server.url, vendor_secret, tmp_path / "spool", batch_size=1, flush_interval_s=60
     )
@@ -205,11 +197,11 @@ def test_sync_async_and_streamed_completions_arrive_with_their_tokens_and_costs(
         )
         async for _ in stream:
             pass
-        # The success hooks run as tasks of this loop.
-        await asyncio.sleep(0.5)
+        # The success hooks run as tasks of this loop: it keeps running them
+        # while another thread waits for the three calls to be delivered.
+        await asyncio.to_thread(wait_until, lambda: ledger_logger.sender.totals.accepted == 3)
 
     asyncio.run(anthropic_then_streamed_gemini())
-    eventually(lambda: Call.objects.count() == 3)
 
     calls = {call.llm_model.name: call for call in Call.objects.select_related("llm_model")}
     buckets = {
@@ -249,7 +241,7 @@ def test_failed_completion_is_recorded_unsuccessful_with_no_tokens(light_model, 
         litellm.completion(
             model="gpt-4o-mini", messages=MESSAGES, mock_response=Exception("provider down")
         )
-    eventually(lambda: Call.objects.count() == 1)
+    wait_until(lambda: Call.objects.count() == 1)
 
     call = Call.objects.get()
     assert (call.success, call.input_tokens, call.output_tokens) == (False, 0, 0)
@@ -346,7 +338,7 @@ def test_a_spooled_batch_re_sent_after_delivery_is_counted_once(
     shutil.copy(tmp_path / "copy", spooled)
 
     restarted = sender_for(outage.url, vendor_secret, tmp_path / "spool")  # re-sends at start
-    eventually(lambda: restarted.spooled_files() == [])
+    wait_until(lambda: restarted.spooled_files() == [])
     restarted.close()
 
     assert Call.objects.count() == 2
@@ -372,7 +364,7 @@ def test_records_added_from_many_threads_are_each_delivered_once(
     for thread in threads:
         thread.join()
     # 400 = 57 full batches and one record, which the timer flushes.
-    eventually(lambda: Call.objects.count() == 400)
+    wait_until(lambda: Call.objects.count() == 400)
     sender.close()
 
     assert (sender.totals.accepted, sender.totals.duplicates, sender.totals.rejected) == (
@@ -412,7 +404,7 @@ def test_a_routed_completion_is_recorded_with_the_decision_that_chose_its_model(
         mock_response=mocked(route.model, litellm_usage_of_openai()),
         metadata={"task_type": "code_review", "task_ref": "PR-812", **route.metadata},
     )
-    eventually(lambda: Call.objects.count() == 1)
+    wait_until(lambda: Call.objects.count() == 1)
 
     call = Call.objects.get()
     decision = RouteDecision.objects.get()
@@ -441,7 +433,7 @@ def test_a_completion_of_a_routed_task_ref_names_its_decision_by_itself(
         mock_response=mocked("gemini-2.5-flash", litellm_usage_of_gemini()),
         metadata={"task_type": "code_review", "task_ref": "PR-9"},
     )
-    eventually(lambda: Call.objects.count() == 1)
+    wait_until(lambda: Call.objects.count() == 1)
 
     call = Call.objects.get()
     assert (call.route_id, call.policy_version) == (route.route_id, route.policy_version)

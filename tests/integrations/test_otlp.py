@@ -19,6 +19,7 @@ from tests.factories import (
     OrganizationFactory,
     api_key_create,
 )
+from tests.helpers import assert_error
 
 PATH = "/api/v1/contracts/acme-agent/otlp/v1/traces"
 
@@ -154,10 +155,8 @@ def test_malformed_payloads_get_a_clear_400(vendor_client, contract):
     json_shape = vendor_client.post(
         PATH, {"resourceSpans": [{"scopeSpans": [{"spans": [{}]}]}]}, format="json"
     )
-    assert protobuf.status_code == 400
-    assert protobuf.json()["error"]["code"] == "malformed"
-    assert json_shape.status_code == 400
-    assert "traceId" in json_shape.json()["error"]["message"]
+    assert_error(protobuf, 400, "malformed")
+    assert "traceId" in assert_error(json_shape, 400, "malformed")["message"]
 
 
 def test_another_tenant_and_a_customer_cannot_post_traces(contract):
@@ -185,5 +184,4 @@ def test_a_gzip_body_that_expands_past_the_upload_limit_is_refused(vendor_client
     )
 
     assert len(bomb) < 10_000
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "batch_too_large"
+    assert_error(response, 413, "batch_too_large")

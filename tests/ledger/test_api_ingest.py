@@ -15,6 +15,7 @@ from tests.factories import (
     OutcomeRecordFactory,
     PriceFactory,
 )
+from tests.helpers import assert_error
 
 CALLS = "/api/v1/contracts/acme-agent/calls"
 OUTCOMES = "/api/v1/contracts/acme-agent/outcomes"
@@ -178,9 +179,7 @@ def test_an_ndjson_outcome_body_is_ingested(vendor_client, contract):
 def test_a_malformed_ndjson_line_answers_400_naming_the_line(vendor_client, contract):
     body = ndjson([CallRecordFactory(external_id="c-0")]) + b'{"external_id": "c-1",\n'
     response = vendor_client.post(CALLS, body, content_type=NDJSON)
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "malformed"
+    error = assert_error(response, 400, "malformed")
     assert error["message"].startswith("line 2 is not JSON")
     assert stored_calls(contract) == []
 
@@ -190,8 +189,7 @@ def test_a_malformed_ndjson_line_answers_400_naming_the_line(vendor_client, cont
 )
 def test_a_body_that_is_not_a_json_batch_answers_400_malformed(vendor_client, contract, body):
     response = vendor_client.post(CALLS, body, content_type="application/json")
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "malformed"
+    assert_error(response, 400, "malformed")
     assert stored_calls(contract) == []
 
 
@@ -199,8 +197,7 @@ def test_a_body_that_is_not_a_json_batch_answers_400_malformed(vendor_client, co
 def test_a_body_of_another_content_type_answers_415(vendor_client, contract, content_type):
     body = msgspec.json.encode({"records": [CallRecordFactory()]})
     response = vendor_client.post(CALLS, body, content_type=content_type)
-    assert response.status_code == 415
-    assert response.json()["error"]["code"] == "unsupported_media_type"
+    assert_error(response, 415, "unsupported_media_type")
     assert stored_calls(contract) == []
 
 
@@ -275,8 +272,7 @@ def test_an_outcome_reads_back_valued_with_its_fee_and_status(vendor_client, con
 
 def test_an_unknown_outcome_answers_404(vendor_client, contract):
     response = vendor_client.get(f"{OUTCOMES}/nope")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 # Lists ------------------------------------------------------------------------
@@ -348,8 +344,7 @@ def test_call_list_filters(vendor_client, ten_calls, params, expected):
 @pytest.mark.parametrize("name", ["from", "to"])
 def test_a_time_filter_without_an_offset_answers_400(vendor_client, ten_calls, name):
     response = vendor_client.get(CALLS, {name: "2026-11-03T09:01:00"})
-    assert response.status_code == 400
-    assert response.json()["error"]["code"] == "invalid"
+    assert_error(response, 400, "invalid")
 
 
 def test_outcome_list_filters_by_half_open_time_range_and_kind(vendor_client, contract):

@@ -10,6 +10,7 @@ from django.db import connection
 from ledger.models import OutcomeEvent
 from tests.conftest import client_for
 from tests.factories import ContractFactory, OrganizationFactory, api_key_create
+from tests.helpers import assert_error
 
 OUTCOMES = "/api/v1/contracts/acme-agent/outcomes"
 
@@ -105,8 +106,7 @@ def test_an_admin_may_open_a_dispute_too(admin_client, outcome):
 
 def test_a_vendor_key_cannot_dispute_and_gets_404_with_nothing_appended(vendor_client, outcome):
     response = dispute(vendor_client)
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert not OutcomeEvent.objects.exists()
 
 
@@ -137,8 +137,7 @@ def test_an_unknown_outcome_is_404(customer_client, outcome):
 def test_disputing_a_disputed_outcome_is_a_409_conflict(customer_client, outcome):
     dispute(customer_client)
     response = dispute(customer_client)
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "invalid_transition"
+    assert_error(response, 409, "invalid_transition")
 
 
 def test_deciding_an_undisputed_outcome_is_a_409_conflict(admin_client, outcome):
@@ -149,14 +148,12 @@ def test_deciding_an_undisputed_outcome_is_a_409_conflict(admin_client, outcome)
 def test_a_decision_other_than_accepted_or_rejected_is_400(customer_client, admin_client, outcome):
     dispute(customer_client)
     response = decide(admin_client, "disputed")
-    assert response.status_code == 400
-    assert list(response.json()["error"]["details"]) == ["status"]
+    assert list(assert_error(response, 400, "invalid")["details"]) == ["status"]
 
 
 def test_a_dispute_without_a_reason_is_400(customer_client, outcome):
     response = dispute(customer_client, reason="")
-    assert response.status_code == 400
-    assert list(response.json()["error"]["details"]) == ["reason"]
+    assert list(assert_error(response, 400, "invalid")["details"]) == ["reason"]
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,6 +17,7 @@ from tests.factories import (
     ValueScheduleRowFactory,
     api_key_create,
 )
+from tests.helpers import assert_error
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,7 @@ def test_the_contracts_customer_reaches_every_read(tenants, endpoint):
 @pytest.mark.parametrize("endpoint", ["ingest calls", "ingest outcomes"])
 def test_a_customer_key_cannot_ingest_into_its_own_contract(tenants, endpoint):
     response = ENDPOINTS[endpoint].call(client_for(tenants["customer-a"]), "deal-a")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
     assert stored_external_ids() == ALL_STORED
 
 
@@ -150,7 +150,6 @@ def test_no_key_or_a_bad_key_answers_401(tenants, endpoint, credentials):
     client = APIClient()
     client.credentials(**credentials)
     response = EVERY_ENDPOINT[endpoint].call(client, "deal-a")
-    assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthenticated"
+    assert_error(response, 401, "unauthenticated")
     assert response["WWW-Authenticate"] == "Bearer"
     assert stored_external_ids() == ALL_STORED

@@ -6,6 +6,7 @@ from decimal import Decimal
 
 from routing.models import Price
 from tests.factories import LlmModelFactory, ModelAliasFactory, PriceFactory
+from tests.helpers import assert_error
 
 PRICE_BODY = {
     "effective_from": "2026-01-01T00:00:00Z",
@@ -71,24 +72,20 @@ def test_an_alias_taken_by_another_model_is_a_conflict(admin_client, light_model
         "aliases": ["gpt-4o-mini"],
     }
     response = admin_client.post("/api/v1/models", body, format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "conflict"
-    assert response.json()["error"]["details"] == {"taken": ["gpt-4o-mini"]}
+    error = assert_error(response, 409, "conflict")
+    assert error["details"] == {"taken": ["gpt-4o-mini"]}
 
 
 def test_a_vendor_creating_a_model_gets_404(vendor_client):
     body = {"name": "x", "provider": "openai", "tier": "light", "aliases": []}
     response = vendor_client.post("/api/v1/models", body, format="json")
-    assert response.status_code == 404
-    assert response.json()["error"]["code"] == "not_found"
+    assert_error(response, 404, "not_found")
 
 
 def test_a_model_with_an_unknown_tier_is_a_400_with_the_error_envelope(admin_client):
     body = {"name": "x", "provider": "openai", "tier": "huge"}
     response = admin_client.post("/api/v1/models", body, format="json")
-    assert response.status_code == 400
-    error = response.json()["error"]
-    assert error["code"] == "invalid"
+    error = assert_error(response, 400, "invalid")
     assert error["message"] == "the request is not valid"
     assert list(error["details"]) == ["tier"]
 
@@ -134,8 +131,8 @@ def test_a_price_without_long_context_shows_it_as_null(customer_client, light_mo
 
 def test_prices_of_an_unknown_model_are_404(customer_client):
     response = customer_client.get("/api/v1/models/gpt-9/prices")
-    assert response.status_code == 404
-    assert response.json()["error"]["message"] == "no model or alias 'gpt-9' in the catalog"
+    error = assert_error(response, 404, "not_found")
+    assert error["message"] == "no model or alias 'gpt-9' in the catalog"
 
 
 def test_admin_adds_a_price_row_in_usd_per_million(admin_client, light_model):
@@ -161,22 +158,20 @@ def test_admin_adds_a_price_row_in_usd_per_million(admin_client, light_model):
 def test_a_second_price_at_the_same_instant_is_a_conflict(admin_client, light_model):
     body = {**PRICE_BODY, "effective_from": "2020-01-01T00:00:00Z"}
     response = admin_client.post("/api/v1/models/gpt-4o-mini/prices", body, format="json")
-    assert response.status_code == 409
-    assert response.json()["error"]["code"] == "conflict"
+    assert_error(response, 409, "conflict")
     assert Price.objects.get(llm_model=light_model).input == Decimal("0.1500000000")
 
 
 def test_a_vendor_adding_a_price_gets_404_and_nothing_is_stored(vendor_client, light_model):
     response = vendor_client.post("/api/v1/models/gpt-4o-mini/prices", PRICE_BODY, format="json")
-    assert response.status_code == 404
+    assert_error(response, 404, "not_found")
     assert Price.objects.filter(llm_model=light_model).count() == 1
 
 
 def test_a_negative_price_is_a_400_naming_the_field(admin_client, light_model):
     body = {**PRICE_BODY, "cache_read": "-0.1"}
     response = admin_client.post("/api/v1/models/gpt-4o-mini/prices", body, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["details"] == [
+    assert assert_error(response, 400, "invalid")["details"] == [
         {
             "field": "cache_read",
             "code": "out_of_range",
@@ -188,15 +183,13 @@ def test_a_negative_price_is_a_400_naming_the_field(admin_client, light_model):
 def test_a_time_without_an_offset_is_a_400(admin_client, light_model):
     body = {**PRICE_BODY, "effective_from": "2026-01-01T00:00:00"}
     response = admin_client.post("/api/v1/models/gpt-4o-mini/prices", body, format="json")
-    assert response.status_code == 400
-    assert list(response.json()["error"]["details"]) == ["effective_from"]
+    assert list(assert_error(response, 400, "invalid")["details"]) == ["effective_from"]
 
 
 def test_a_threshold_without_long_context_prices_is_a_400(admin_client, light_model):
     body = {**PRICE_BODY, "long_context": None}
     response = admin_client.post("/api/v1/models/gpt-4o-mini/prices", body, format="json")
-    assert response.status_code == 400
-    assert response.json()["error"]["details"][0]["field"] == "long_context"
+    assert assert_error(response, 400, "invalid")["details"][0]["field"] == "long_context"
 
 
 def test_the_schema_documents_the_catalog_operations(admin_client):

@@ -15,6 +15,7 @@ from routing.learning import policy_learn_for_contract
 from routing.serving import route_for_contract
 from tests.conftest import client_for
 from tests.factories import ContractFactory, OrganizationFactory, api_key_create
+from tests.helpers import assert_error
 from tests.routing.policy_world import AS_OF, calls_add, outcomes_add, priced_model
 
 POLICY = "/api/v1/contracts/acme-agent/routing/policy"
@@ -136,7 +137,7 @@ def test_features_of_another_length_than_the_featurizer_are_refused(vendor_clien
         ROUTE, {"task_type": "review", "key": "k", "features": [0.5] * 31}, format="json"
     )
 
-    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid_features")
+    assert_error(answer, 400, "invalid_features")
 
 
 def test_the_current_policy_is_the_latest_as_of_and_any_version_reads_back(
@@ -163,13 +164,13 @@ def test_a_new_version_is_served_from_the_next_request_on(vendor_client, learned
 def test_route_without_a_key_is_a_bad_request(vendor_client, learned):
     answer = vendor_client.post(ROUTE, {"task_type": "review"}, format="json")
 
-    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "invalid")
+    assert_error(answer, 400, "invalid")
 
 
 def test_route_with_a_body_that_is_not_json_is_malformed(vendor_client, learned):
     answer = vendor_client.post(ROUTE, "{", content_type="application/json")
 
-    assert (answer.status_code, answer.json()["error"]["code"]) == (400, "malformed")
+    assert_error(answer, 400, "malformed")
 
 
 def test_versions_show_the_promotion_guard_of_each_version(vendor_client, learned, contract):
@@ -195,7 +196,7 @@ def test_versions_show_the_promotion_guard_of_each_version(vendor_client, learne
 def test_another_tenants_key_gets_404(stranger_client, learned, method, url, body):
     answer = getattr(stranger_client, method)(url, body, format="json")
 
-    assert (answer.status_code, answer.json()["error"]["code"]) == (404, "not_found")
+    assert_error(answer, 404, "not_found")
 
 
 def test_no_key_gets_401(client, learned):
@@ -235,8 +236,8 @@ def test_route_errors_leave_in_the_envelope_with_their_headers(
     first = vendor_client.post(ROUTE, body, format="json")
     throttled = vendor_client.post(ROUTE, body, format="json")
 
-    assert (anonymous.status_code, anonymous.json()["error"]["code"]) == (401, "unauthenticated")
+    assert_error(anonymous, 401, "unauthenticated")
     assert anonymous["WWW-Authenticate"] == "Bearer"
     assert first.status_code == 200
-    assert (throttled.status_code, throttled.json()["error"]["code"]) == (429, "throttled")
+    assert_error(throttled, 429, "throttled")
     assert throttled["Retry-After"] == "30"

@@ -4,6 +4,7 @@ cannot hold: a specific 400 in the error envelope, nothing stored."""
 import pytest
 
 from routing.models import Price
+from tests.helpers import assert_error
 from tests.routing.test_api import PRICE_BODY
 
 PRICES = "/api/v1/models/gpt-4o-mini/prices"
@@ -22,7 +23,6 @@ def test_a_price_with_an_impossible_time_or_threshold_is_a_400_naming_the_field(
 ):
     before = Price.objects.count()
     response = admin_client.post(PRICES, {**PRICE_BODY, **change}, format="json")
-    assert response.status_code == 400, response.content
-    assert response.json()["error"]["code"] == "invalid"
-    assert list(response.json()["error"]["details"]) == [field]
+    error = assert_error(response, 400, "invalid")
+    assert list(error["details"]) == [field]
     assert Price.objects.count() == before

@@ -1,5 +1,6 @@
-"""Exact call costs (DESIGN.md "Price book", "Call"), through ingestion so
-that the price lookup is covered with the formula:
+"""routing/pricing.py: exact call costs (DESIGN.md "Price book", "Call"),
+through ingestion so that the price lookup (routing/selectors.py) is covered
+with the formula:
 
     computed_cost = ((input - cache_read - cache_write) x p_input
                      + cache_read x p_cache_read
@@ -295,31 +296,6 @@ def test_cost_is_kept_to_ten_places_rounding_half_to_even(usd_contract, ingest_o
     )
     assert five.computed_cost_usd == Decimal("0.0000000002")
     assert seven.computed_cost_usd == Decimal("0.0000000004")
-
-
-def test_a_reported_cost_overrides_the_computed_one_and_both_are_kept(
-    sonnet, usd_contract, ingest_one_call
-):
-    """computed (1000 x 3 + 500 x 15) / 1e6 = 0.0105; the provider's bill
-    says 0.0123, which becomes the cost (and the charge at fx 1, markup 0)."""
-    stored = ingest_one_call(
-        usd_contract,
-        call(input_tokens=1000, output_tokens=500, reported_cost_usd="0.0123"),
-    )
-    assert stored.reported_cost_usd == Decimal("0.0123000000")
-    assert stored.computed_cost_usd == Decimal("0.0105000000")
-    assert stored.cost_usd == Decimal("0.0123000000")
-    assert stored.charge == Decimal("0.0123000000")
-
-
-def test_charge_applies_the_contract_fx_rate_and_markup(sonnet, ingest_one_call):
-    """EUR contract, fx 0.92, markup 0.20. cost (1000 x 3 + 500 x 15) / 1e6
-    = 0.0105 USD; charge = 0.0105 x 0.92 x 1.20 = 0.011592 EUR. The cost
-    stays in USD."""
-    eur = ContractFactory(currency="EUR", fx_rate=Decimal("0.92"), markup=Decimal("0.20"))
-    stored = ingest_one_call(eur, call(input_tokens=1000, output_tokens=500))
-    assert stored.cost_usd == Decimal("0.0105000000")
-    assert stored.charge == Decimal("0.0115920000")
 
 
 def test_a_model_addressed_by_alias_is_stored_as_the_canonical_model(
