@@ -101,7 +101,10 @@ def from_units(units: int) -> Decimal:
 
 def div_half_even(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded to an integer, ROUND_HALF_EVEN, in
-    integer arithmetic (exact at any size)."""
+    integer arithmetic (exact at any size). A negative denominator moves its
+    sign to the numerator, so the remainder is never negative."""
+    if denominator < 0:
+        numerator, denominator = -numerator, -denominator
     quotient, remainder = divmod(numerator, denominator)
     twice = 2 * remainder
     if twice > denominator or (twice == denominator and quotient % 2):

@@ -36,6 +36,8 @@ D = Decimal
         (2, 3, 1),  # 0.67
         (5, 2, 2),  # 2.5: a tie goes to the even neighbour
         (7, 2, 4),  # 3.5
+        (5, -3, -2),  # -1.67
+        (-5, -2, 2),  # 2.5
         (25, 10, 2),
         (35, 10, 4),
         (26, 10, 3),  # above the tie
@@ -61,7 +63,7 @@ def test_div_half_even_rounds_to_the_nearest_integer_and_ties_to_even(
 
 @given(
     numerator=st.integers(-(10**60), 10**60),
-    denominator=st.integers(1, 10**30),
+    denominator=st.integers(1, 10**30) | st.integers(-(10**30), -1),
 )
 def test_div_half_even_equals_the_decimal_quotient_quantized_half_even(numerator, denominator):
     """At 200 digits the Decimal quotient (below 10^61) is correct to more
