@@ -145,6 +145,20 @@ def models_named(*, name: str) -> QuerySet[LlmModel]:
     return LlmModel.objects.filter(Q(name=name) | Q(aliases__alias=name)).distinct()
 
 
+def model_ids_named(*, names: Iterable[str]) -> dict[str, int]:
+    """{name: model id} for each of ``names`` that is a model's canonical
+    name or alias (a renamed model keeps its old name as an alias,
+    routing.services.model_update); names neither are left out."""
+    names = list(names)
+    ids = dict(LlmModel.objects.filter(name__in=names).values_list("name", "id"))
+    missing = [name for name in names if name not in ids]
+    if missing:
+        ids |= dict(
+            ModelAlias.objects.filter(alias__in=missing).values_list("alias", "llm_model_id")
+        )
+    return ids
+
+
 def model_get(*, name: str) -> LlmModel:
     model = model_list().filter(pk__in=models_named(name=name)).first()
     if model is None:

@@ -123,8 +123,13 @@ def model_update(
 ) -> LlmModel:
     """A catalog entry's new name, provider, tier and aliases, under
     model_check's rules; ``aliases`` is the whole new list: aliases left out
-    are removed, new ones added."""
+    are removed, new ones added. A renamed model keeps its old name as an
+    alias unless the same edit gives that name back as its name."""
     aliases = list(aliases)
+    if name != model.name and model.name not in aliases:
+        # The old name stays an alias: clients, stored policy versions and
+        # price imports that name it keep resolving to the same model.
+        aliases.append(model.name)
     model_check(name=name, provider=provider, tier=tier, aliases=aliases, model=model)
     model.name, model.provider, model.tier = name, provider, tier
     model.save(update_fields=["name", "provider", "tier"])

@@ -15,8 +15,9 @@ from core.errors import ErrorCode, InvalidInput, NotFound
 from ledger.services import decision_record
 from routing.decisions import CompiledPolicy, policy_compile
 from routing.learning import policy_cold_start
-from routing.models import LlmModel, PolicyVersion
+from routing.models import PolicyVersion
 from routing.policy_selectors import latest_version_id
+from routing.selectors import model_ids_named
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ def _load(policy: PolicyVersion) -> _Served:
         task_types=policy.task_types,
         default=policy.default,
     )
-    ids = dict(LlmModel.objects.filter(name__in=compiled.candidates).values_list("name", "id"))
+    ids = model_ids_named(names=compiled.candidates)
     return _Served(policy.id, compiled, ids, policy.parameters["feature_length"])
 
 
@@ -92,6 +93,16 @@ def route_for_contract(
             code=ErrorCode.NO_ROUTE,
         )
     decision = served.compiled.decide(task_type=task_type, key=key, features=vector)
+    model_id = served.model_ids.get(decision.model)
+    if model_id is None:
+        # A version names its models; one deleted from the catalog since
+        # cannot be routed to (the next nightly run learns over the catalog
+        # as it is).
+        raise NotFound(
+            f"policy version {served.compiled.version} routes to '{decision.model}', which is no "
+            "longer in the catalog",
+            code=ErrorCode.NO_ROUTE,
+        )
     route_id = secrets.token_hex(16)
     decision_record(
         contract_id=contract_id,
@@ -100,7 +111,7 @@ def route_for_contract(
         key=key,
         features=None if vector is None else vector.astype("<f8").tobytes(),
         policy_version=served.compiled.version,
-        llm_model_id=served.model_ids[decision.model],
+        llm_model_id=model_id,
         probability=decision.probability,
         explored=decision.explored,
     )

@@ -241,3 +241,41 @@ def test_route_errors_leave_in_the_envelope_with_their_headers(
     assert first.status_code == 200
     assert_error(throttled, 429, "throttled")
     assert throttled["Retry-After"] == "30"
+
+
+def test_a_renamed_model_keeps_being_routed_to_under_its_old_name(vendor_client, learned):
+    from routing.models import LlmModel
+    from routing.services import model_update
+
+    light = LlmModel.objects.get(name="gpt-4o-mini")
+    model_update(model=light, name="gpt-4o-mini-2024", provider="openai", tier="light", aliases=[])
+
+    answers = [
+        vendor_client.post(ROUTE, {"task_type": "review", "key": f"k-{i}"}, format="json")
+        for i in range(40)
+    ]
+
+    assert {answer.status_code for answer in answers} == {200}
+    assert list(light.aliases.values_list("alias", flat=True)) == ["gpt-4o-mini"]
+    stored = RouteDecision.objects.filter(llm_model=light).count()
+    assert stored == sum(answer.json()["model"] == "gpt-4o-mini" for answer in answers) > 0
+
+
+def test_a_model_gone_from_the_catalog_is_no_route_not_a_server_error(vendor_client, learned):
+    from routing.models import LlmModel
+    from routing.services import model_update
+
+    light = LlmModel.objects.get(name="gpt-4o-mini")
+    model_update(model=light, name="renamed", provider="openai", tier="light", aliases=["x"])
+    model_update(model=light, name="renamed", provider="openai", tier="light", aliases=["x"])
+    light.aliases.filter(alias="gpt-4o-mini").delete()
+
+    answers = [
+        vendor_client.post(ROUTE, {"task_type": "review", "key": f"k-{i}"}, format="json")
+        for i in range(40)
+    ]
+
+    refused = [answer for answer in answers if answer.status_code != 200]
+    assert refused, "some keys route to the light model"
+    for answer in refused:
+        assert "no longer in the catalog" in assert_error(answer, 404, "no_route")["message"]
