@@ -1,13 +1,10 @@
-"""Calls and outcomes ingested through billing: the ledger stores them, and
-the same transaction meters what they add to the charges (a call's charge,
-an outcome's fee) against the contract's spend limits (DESIGN.md "Spend
-limits and alerts"). The per-period fixed fee is not ingested and is not
-metered. Limits alert; they never drop records: every record the ledger
-accepts is stored whatever the counters say.
+"""Spend limits (DESIGN.md "Spend limits and alerts"): what ingestion adds
+to the charges (a call's charge, an outcome's fee) is metered against the
+contract's limits in the ingestion transaction (ledger.ingestion). The
+per-period fixed fee is not ingested and is not metered.
 """
 
 from collections import defaultdict
-from collections.abc import Collection
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -15,10 +12,7 @@ from django.db import connection, transaction
 
 from billing.models import Contract, SpendLimit, SpendWindow
 from billing.tasks import spend_alert_deliver
-from core.batch import DecodedBatch
 from core.money import exact_context
-from ledger.records import CallIn, OutcomeIn
-from ledger.services import OUTCOME_SOURCES, IngestReport, calls_ingest, outcomes_ingest
 
 THRESHOLDS_PERCENT = (50, 80, 100)
 
@@ -90,25 +84,3 @@ def spend_meter(*, contract: Contract, charges_by_day: dict[date, Decimal]) -> l
             lambda alert_id=alert_id: spend_alert_deliver.delay(alert_id), robust=True
         )
     return alert_ids
-
-
-def _meter(contract: Contract):
-    return lambda charges_by_day: spend_meter(contract=contract, charges_by_day=charges_by_day)
-
-
-def calls_record(*, contract: Contract, batch: DecodedBatch[CallIn]) -> IngestReport:
-    """Ingest calls (ledger.services.calls_ingest) and meter their charges."""
-    return calls_ingest(contract=contract, batch=batch, on_stored=_meter(contract))
-
-
-def outcomes_record(
-    *,
-    contract: Contract,
-    batch: DecodedBatch[OutcomeIn],
-    sources: Collection[str] = OUTCOME_SOURCES,
-) -> IngestReport:
-    """Ingest outcomes (ledger.services.outcomes_ingest) and meter their fees;
-    ``sources``: the outcome sources the caller may record."""
-    return outcomes_ingest(
-        contract=contract, batch=batch, on_stored=_meter(contract), sources=sources
-    )

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from billing.metering import calls_record, outcomes_record
 from billing.models import Contract, Organization
 from billing.services import apikey_create, contract_create, organization_create
 from core.batch import DecodedBatch
+from ledger.ingestion import calls_record, outcomes_record
 from ledger.records import CallIn, OutcomeIn
 from ledger.services import outcome_status_change
 from routing.importers import BUNDLED_SOURCE, bundled_rows

@@ -33,9 +33,9 @@ from pathlib import Path
 
 from billing.models import Contract, Organization, ValueScheduleRow
 from core.batch import MAX_RECORDS, DecodedBatch
+from ledger.ingestion import calls_record, outcomes_record
 from ledger.records import CallIn, OutcomeIn
 from ledger.selectors import weekly_sums
-from ledger.services import calls_ingest, outcomes_ingest
 from routing.learning import policy_learn_for_contract
 from routing.models import LlmModel, Price
 from routing.serving import route_for_contract
@@ -171,7 +171,7 @@ def _world(seed: int) -> dict[str, Contract]:
 
 
 def _store(contract: Contract, calls: list[CallIn], outcomes: list[OutcomeIn]) -> None:
-    for ingest, records in ((calls_ingest, calls), (outcomes_ingest, outcomes)):
+    for ingest, records in ((calls_record, calls), (outcomes_record, outcomes)):
         for start in range(0, len(records), MAX_RECORDS):
             batch = DecodedBatch.of(records[start : start + MAX_RECORDS])
             report = ingest(contract=contract, batch=batch)

@@ -29,7 +29,7 @@ from rest_framework.test import APIClient
 from core.batch import decode_batch
 from core.caches import forget_all
 from core.db_roles import OWNER_ALIAS
-from ledger import services
+from ledger import ingestion, services
 from ledger.models import Call
 from ledger.records import CallIn, OutcomeIn
 from tests.factories import (
@@ -205,7 +205,7 @@ def ingest_calls(db):
 
     def ingest(contract, records: list[dict]) -> services.IngestReport:
         batch = decode_batch(_encoded(records), record_type=CallIn)
-        return services.calls_ingest(contract=contract, batch=batch)
+        return ingestion.calls_record(contract=contract, batch=batch)
 
     return ingest
 
@@ -216,7 +216,7 @@ def ingest_outcomes(db):
 
     def ingest(contract, records: list[dict]) -> services.IngestReport:
         batch = decode_batch(_encoded(records), record_type=OutcomeIn)
-        return services.outcomes_ingest(contract=contract, batch=batch)
+        return ingestion.outcomes_record(contract=contract, batch=batch)
 
     return ingest
 

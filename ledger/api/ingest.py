@@ -8,13 +8,13 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.metering import calls_record, outcomes_record
 from billing.scope import VENDOR_OR_ADMIN, ContractView
 from core.api import Filter, ListQuery, keyset_page, page_response, paginated, time_range
 from core.batch import MAX_RECORDS, decode_batch
 from core.csv_export import ExportNegotiation, csv_response, export_format, queryset_rows
 from core.errors import UnsupportedMediaType
 from ledger import selectors
+from ledger.ingestion import calls_record, outcomes_record
 from ledger.models import OutcomeStatus
 from ledger.records import CallIn, OutcomeIn
 from ledger.serializers import CallSerializer, IngestReportSerializer, OutcomeSerializer

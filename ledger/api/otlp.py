@@ -9,9 +9,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from billing.metering import calls_record
 from billing.scope import VENDOR_OR_ADMIN, ContractView
 from core.errors import UnsupportedMediaType
+from ledger.ingestion import calls_record
 from ledger.otlp import spans_decode, spans_to_calls
 
 PROTOBUF = "application/x-protobuf"

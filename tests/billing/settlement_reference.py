@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from billing.models import Contract
 from core.batch import DecodedBatch
-from ledger import services
+from ledger import ingestion, services
 from ledger.records import CallIn, OutcomeIn
 from routing.models import LlmModel
 from tests.factories import (
@@ -719,8 +719,8 @@ def ingest(
     contract: Contract, *, calls: list[CallIn] = (), outcomes: list[OutcomeIn] = ()
 ) -> tuple[services.IngestReport, services.IngestReport]:
     return (
-        services.calls_ingest(contract=contract, batch=DecodedBatch.of(list(calls))),
-        services.outcomes_ingest(contract=contract, batch=DecodedBatch.of(list(outcomes))),
+        ingestion.calls_record(contract=contract, batch=DecodedBatch.of(list(calls))),
+        ingestion.outcomes_record(contract=contract, batch=DecodedBatch.of(list(outcomes))),
     )
 
 

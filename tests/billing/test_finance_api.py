@@ -22,7 +22,7 @@ import pytest
 from billing.models import Statement
 from billing.settlement import contract_settle
 from core.batch import DecodedBatch
-from ledger import services
+from ledger import ingestion
 from ledger.models import JournalEntry
 from ledger.records import CallIn
 from ledger.rollups import rollups_refresh
@@ -100,7 +100,7 @@ def drifting(contract):
         )
         for name, day, model, tokens_in, tokens_out, cost in CALLS
     ]
-    report = services.calls_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = ingestion.calls_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.as_dict()["accepted"] == 5
     return contract
 

@@ -25,7 +25,7 @@ from billing.reprice import reprice_apply
 from billing.settlement import contract_settle
 from core.batch import DecodedBatch
 from core.errors import Conflict
-from ledger import services
+from ledger import ingestion
 from ledger.models import Call
 from ledger.records import CallIn, OutcomeIn
 from ledger.rollups import rollups_refresh
@@ -103,7 +103,7 @@ def priced(light_model):
         )
         for i, name in enumerate(TOKENS)
     ]
-    services.calls_ingest(contract=contract, batch=DecodedBatch.of(calls))
+    ingestion.calls_record(contract=contract, batch=DecodedBatch.of(calls))
     outcome = OutcomeIn(
         external_id="o1",
         occurred_at=datetime(2026, 1, 9, tzinfo=UTC),
@@ -111,7 +111,7 @@ def priced(light_model):
         task_type="code_review",
         quantity=D(1),
     )
-    services.outcomes_ingest(contract=contract, batch=DecodedBatch.of([outcome]))
+    ingestion.outcomes_record(contract=contract, batch=DecodedBatch.of([outcome]))
     rollups_refresh()
     contract_settle(contract_id=contract.id, as_of=datetime(2026, 2, 9, tzinfo=UTC))
     return contract

@@ -19,6 +19,7 @@ from billing import alerts, metering, tasks
 from billing.models import SpendAlert, SpendCounter
 from billing.webhooks import WebhookDeliveryFailed
 from core.batch import decode_batch
+from ledger import ingestion
 from ledger.models import Call
 from ledger.records import CallIn
 from tests.conftest import client_for
@@ -40,7 +41,7 @@ def calls(*costs: str, occurred_at: str = "2026-11-03T09:15:00Z") -> list[dict]:
 
 def record(contract, records: list[dict]):
     batch = decode_batch(msgspec.json.encode({"records": records}), record_type=CallIn)
-    return metering.calls_record(contract=contract, batch=batch)
+    return ingestion.calls_record(contract=contract, batch=batch)
 
 
 def alert_rows(contract) -> list[tuple]:

@@ -46,7 +46,7 @@ import pytest
 from billing import charts
 from billing.settlement import contract_settle
 from core.batch import DecodedBatch
-from ledger import services
+from ledger import ingestion, services
 from ledger.records import CallIn, OutcomeIn
 from ledger.rollups import rollups_refresh
 from tests.conftest import client_for
@@ -91,7 +91,7 @@ def calls_ingest(contract, rows) -> None:
         )
         for external_id, at, model, task_type, cost in rows
     ]
-    report = services.calls_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = ingestion.calls_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.as_dict()["accepted"] == len(rows)
 
 
@@ -107,7 +107,7 @@ def outcomes_ingest(contract, rows) -> None:
         )
         for external_id, at, kind, task_type, quantity in rows
     ]
-    report = services.outcomes_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = ingestion.outcomes_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.as_dict()["accepted"] == len(rows)
 
 

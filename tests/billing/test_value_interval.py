@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from billing.intervals import half_width, nearest_sqrt, value_interval
 from billing.settlement import contract_settle
 from core.batch import DecodedBatch
-from ledger import services
+from ledger import ingestion
 from ledger.records import OutcomeIn
 from ledger.rollups import rollups_refresh
 from tests.conftest import client_for
@@ -50,7 +50,7 @@ def test_outcomes_sharing_a_task_ref_are_one_task_and_one_without_is_its_own(con
         outcome("o-4", None, "0.5"),
         outcome("o-5", "o-4", "1"),
     ]
-    services.outcomes_ingest(contract=contract, batch=DecodedBatch.of(records))
+    ingestion.outcomes_record(contract=contract, batch=DecodedBatch.of(records))
     rollups_refresh()
     contract_settle(contract_id=contract.id, as_of=datetime(2026, 2, 9, tzinfo=UTC))
     client = client_for(api_key_create(organization=contract.customer, role="customer"))

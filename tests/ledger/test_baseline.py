@@ -16,7 +16,7 @@ import pytest
 from django.core.management import call_command
 
 from core.batch import DecodedBatch
-from ledger import services
+from ledger import ingestion
 from ledger.models import Call, ContractModelUsed
 from ledger.records import CallIn
 from tests.factories import ContractFactory, LlmModelFactory, PriceFactory
@@ -54,7 +54,7 @@ def ingest(contract, *names_models) -> None:
         )
         for name, model in names_models
     ]
-    report = services.calls_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = ingestion.calls_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.as_dict()["accepted"] == len(records)
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from core.batch import DecodedBatch
+from ledger.ingestion import calls_record, outcomes_record
 from ledger.records import CallIn, OutcomeIn
-from ledger.services import calls_ingest, outcomes_ingest
 from tests.factories import LlmModelFactory, PriceFactory
 
 AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
@@ -40,7 +40,7 @@ def calls_add(
         )
         for task_type, task_ref, model, cost in calls
     ]
-    report = calls_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = calls_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.rejected == []
 
 
@@ -57,5 +57,5 @@ def outcomes_add(contract, task_refs: list[str], task_type: str, at=DAY_BEFORE) 
         )
         for task_ref in task_refs
     ]
-    report = outcomes_ingest(contract=contract, batch=DecodedBatch.of(records))
+    report = outcomes_record(contract=contract, batch=DecodedBatch.of(records))
     assert report.rejected == []
