@@ -1,7 +1,9 @@
-"""Ingestion services (ledger/services.py) through the real decoder:
-DESIGN.md "Price book", "Call", "Outcome", "Charges", "Ingestion rules"."""
+"""Ingestion (ledger/ingestion.py over the storage step of ledger/services.py)
+through the real decoder: DESIGN.md "Price book", "Call", "Outcome",
+"Charges", "Ingestion rules"."""
 
 import unicodedata
+from collections import defaultdict
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -9,7 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ledger.models import Call, Outcome
+from ledger.models import Call, Outcome, RouteDecision
+from ledger.records import CallIn, OutcomeIn
+from ledger.services import (
+    CALL_COLUMNS,
+    CALL_FINGERPRINT_FIELDS,
+    OUTCOME_COLUMNS,
+    OUTCOME_FINGERPRINT_FIELDS,
+)
 from tests.factories import (
     CallRecordFactory,
     ContractFactory,
@@ -393,6 +402,7 @@ def call_records(draw) -> dict:
         "reported_cost_usd": draw(st.none() | AMOUNTS),
         "latency_ms": draw(st.none() | st.integers(0, 10**6)),
         "success": draw(st.booleans()),
+        "policy_version": draw(st.none() | st.integers(0, 1000)),
         "metadata": draw(METADATA),
     }
 
@@ -414,6 +424,18 @@ def numbered(records: list[dict]) -> list[dict]:
     return [{"external_id": f"r-{i}", **record} for i, record in enumerate(records)]
 
 
+def charges_by_local_day(model, contract, amount: str) -> dict:
+    """The stored ``amount`` of the contract's records, summed per day in the
+    contract's time zone: what ingestion meters (DESIGN.md "Spend limits and
+    alerts")."""
+    sums = defaultdict(Decimal)
+    for occurred_at, value in model.objects.filter(contract=contract).values_list(
+        "occurred_at", amount
+    ):
+        sums[occurred_at.astimezone(contract.tz).date()] += value
+    return dict(sums)
+
+
 @PROPERTY
 @given(records=st.lists(call_records(), min_size=1, max_size=8))
 def test_ingesting_a_batch_of_calls_twice_equals_ingesting_it_once(
@@ -428,6 +450,8 @@ def test_ingesting_a_batch_of_calls_twice_equals_ingesting_it_once(
     assert second.as_dict() == {"accepted": 0, "duplicates": len(batch), "rejected": []}
     assert stored_rows("ledger_call", contract) == once
     assert len(once) == len(batch)
+    assert first.charges_by_day == charges_by_local_day(Call, contract, "charge")
+    assert second.charges_by_day == {}
 
 
 @PROPERTY
@@ -444,8 +468,27 @@ def test_ingesting_a_batch_of_outcomes_twice_equals_ingesting_it_once(
     assert first.as_dict() == {"accepted": len(batch), "duplicates": 0, "rejected": []}
     assert second.as_dict() == {"accepted": 0, "duplicates": len(batch), "rejected": []}
     assert stored_rows("ledger_outcome", contract) == once
+    assert first.charges_by_day == charges_by_local_day(Outcome, contract, "fee")
+    assert second.charges_by_day == {}
 
 
+def with_room(record: dict) -> dict:
+    """The call with room for one more token in every count: input and
+    output above their parts, cache writes above their 1-hour part."""
+    return {
+        **record,
+        "input_tokens": record["input_tokens"] + 2,
+        "cache_write_tokens": record["cache_write_tokens"] + 1,
+        "output_tokens": record["output_tokens"] + 1,
+    }
+
+
+def one_more(name: str):
+    return lambda r: {**r, name: r[name] + 1}
+
+
+# One change per fingerprinted field (ledger.services.CALL_FINGERPRINT_FIELDS)
+# but the external id, each keeping the record valid.
 CALL_CHANGES = {
     "occurred_at": lambda r: {
         **r,
@@ -456,8 +499,12 @@ CALL_CHANGES = {
     "model": lambda r: {**r, "model": "other-model"},
     "task_type": lambda r: {**r, "task_type": r["task_type"] + "!"},
     "task_ref": lambda r: {**r, "task_ref": (r["task_ref"] or "") + "!"},
-    "input_tokens": lambda r: {**r, "input_tokens": r["input_tokens"] + 1},
-    "output_tokens": lambda r: {**r, "output_tokens": r["output_tokens"] + 1},
+    "input_tokens": one_more("input_tokens"),
+    "output_tokens": one_more("output_tokens"),
+    "cache_read_tokens": one_more("cache_read_tokens"),
+    "cache_write_tokens": one_more("cache_write_tokens"),
+    "cache_write_1h_tokens": one_more("cache_write_1h_tokens"),
+    "reasoning_tokens": one_more("reasoning_tokens"),
     "service_tier": lambda r: {
         **r,
         "service_tier": "flex" if r["service_tier"] != "flex" else "standard",
@@ -468,8 +515,32 @@ CALL_CHANGES = {
     },
     "latency_ms": lambda r: {**r, "latency_ms": (r["latency_ms"] or 0) + 1},
     "success": lambda r: {**r, "success": not r["success"]},
+    "policy_version": lambda r: {**r, "policy_version": (r["policy_version"] or 0) + 1},
+    "route_id": lambda r: {**r, "route_id": "rt-2" if r["route_id"] == "rt-1" else "rt-1"},
     "metadata": lambda r: {**r, "metadata": {**r["metadata"], "changed": True}},
 }
+
+OUTCOME_CHANGES = {
+    "occurred_at": CALL_CHANGES["occurred_at"],
+    "kind": lambda r: {
+        **r,
+        "kind": "hours_saved" if r["kind"] == "task_completed" else "task_completed",
+    },
+    "task_type": lambda r: {**r, "task_type": r["task_type"] + "!"},
+    "task_ref": CALL_CHANGES["task_ref"],
+    "quantity": lambda r: {**r, "quantity": str(Decimal(r["quantity"]) + Decimal("1E-10"))},
+    "source": lambda r: {**r, "source": "vendor" if r["source"] == "customer" else "customer"},
+    "metadata": CALL_CHANGES["metadata"],
+}
+
+
+def test_every_field_of_a_record_is_fingerprinted_and_changed_by_the_conflict_properties():
+    """DESIGN.md "Ingestion rules": other content is a conflict, so every
+    field of a record is content; the properties below change each one."""
+    assert set(CALL_FINGERPRINT_FIELDS) == set(CallIn.__struct_fields__)
+    assert set(OUTCOME_FINGERPRINT_FIELDS) == set(OutcomeIn.__struct_fields__)
+    assert set(CALL_CHANGES) == set(CALL_FINGERPRINT_FIELDS) - {"external_id"}
+    assert set(OUTCOME_CHANGES) == set(OUTCOME_FINGERPRINT_FIELDS) - {"external_id"}
 
 
 @pytest.fixture
@@ -477,47 +548,175 @@ def other_model(db):
     return PriceFactory(llm_model=LlmModelFactory(name="other-model")).llm_model
 
 
+def routed_contract(model, route_ids: tuple[str, ...] = ("rt-1", "rt-2"), **terms) -> object:
+    """A contract with routing decisions that its calls may name."""
+    contract = ContractFactory(**terms)
+    for route_id in route_ids:
+        RouteDecision.objects.create(
+            contract=contract,
+            route_id=route_id,
+            task_type="code_review",
+            key="",
+            policy_version=1,
+            llm_model=model,
+            probability=Decimal("0.5"),
+            explored=False,
+        )
+    return contract
+
+
 @PROPERTY
-@given(record=call_records(), change=st.sampled_from(sorted(CALL_CHANGES)))
-def test_a_known_call_external_id_with_other_content_is_a_conflict_and_the_row_is_kept(
-    light_model, other_model, ingest_calls, stored_rows, record, change
+@given(
+    record=call_records().map(with_room),
+    route_id=st.none() | st.just("rt-1"),
+    change=st.sampled_from(sorted(CALL_CHANGES)),
+)
+def test_a_call_with_a_known_external_id_is_a_duplicate_when_identical_else_a_conflict(
+    light_model, other_model, ingest_calls, stored_rows, record, route_id, change
 ):
-    contract = ContractFactory()
-    original = {"external_id": "c-1", **record}
+    contract = routed_contract(light_model)
+    original = {"external_id": "c-1", **record, "route_id": route_id}
+    changed = CALL_CHANGES[change](original)
     ingest_calls(contract, [original])
     before = stored_rows("ledger_call", contract)
-    report = ingest_calls(contract, [CALL_CHANGES[change](original)])
-    assert (report.accepted, report.duplicates) == (0, 0)
-    assert reasons(report) == [rejection(0, "c-1", ("external_id", "conflict"))]
+
+    conflict = ingest_calls(contract, [changed])
+    resent = ingest_calls(contract, [original])
+    in_one_batch = ingest_calls(routed_contract(light_model), [original, changed])
+
+    assert (conflict.accepted, conflict.duplicates) == (0, 0)
+    assert reasons(conflict) == [rejection(0, "c-1", ("external_id", "conflict"))]
+    assert resent.as_dict() == {"accepted": 0, "duplicates": 1, "rejected": []}
     assert stored_rows("ledger_call", contract) == before
+    assert (in_one_batch.accepted, in_one_batch.duplicates) == (1, 0)
+    assert reasons(in_one_batch) == [rejection(1, "c-1", ("external_id", "conflict"))]
 
 
-OUTCOME_CHANGES = {
-    "kind": lambda r: {
-        **r,
-        "kind": "hours_saved" if r["kind"] == "task_completed" else "task_completed",
-    },
-    "task_type": lambda r: {**r, "task_type": r["task_type"] + "!"},
-    "quantity": lambda r: {**r, "quantity": str(Decimal(r["quantity"]) + Decimal("1E-10"))},
-    "source": lambda r: {**r, "source": "vendor" if r["source"] == "customer" else "customer"},
-    "metadata": lambda r: {**r, "metadata": {**r["metadata"], "changed": True}},
-}
+def valued_contract() -> object:
+    contract = ContractFactory(hourly_rate=Decimal("150"))
+    ValueScheduleRowFactory(contract=contract, kind="task_completed", unit_value=Decimal(40))
+    return contract
 
 
 @PROPERTY
 @given(record=outcome_records(), change=st.sampled_from(sorted(OUTCOME_CHANGES)))
-def test_a_known_outcome_external_id_with_other_content_is_a_conflict_and_the_row_is_kept(
+def test_an_outcome_with_a_known_external_id_is_a_duplicate_when_identical_else_a_conflict(
     ingest_outcomes, stored_rows, record, change
 ):
-    contract = ContractFactory(hourly_rate=Decimal("150"))
-    ValueScheduleRowFactory(contract=contract, kind="task_completed", unit_value=Decimal(40))
+    contract = valued_contract()
     original = {"external_id": "o-1", **record}
+    changed = OUTCOME_CHANGES[change](original)
     ingest_outcomes(contract, [original])
     before = stored_rows("ledger_outcome", contract)
-    report = ingest_outcomes(contract, [OUTCOME_CHANGES[change](original)])
-    assert (report.accepted, report.duplicates) == (0, 0)
-    assert reasons(report) == [rejection(0, "o-1", ("external_id", "conflict"))]
+
+    conflict = ingest_outcomes(contract, [changed])
+    resent = ingest_outcomes(contract, [original])
+    in_one_batch = ingest_outcomes(valued_contract(), [original, changed])
+
+    assert (conflict.accepted, conflict.duplicates) == (0, 0)
+    assert reasons(conflict) == [rejection(0, "o-1", ("external_id", "conflict"))]
+    assert resent.as_dict() == {"accepted": 0, "duplicates": 1, "rejected": []}
     assert stored_rows("ledger_outcome", contract) == before
+    assert (in_one_batch.accepted, in_one_batch.duplicates) == (1, 0)
+    assert reasons(in_one_batch) == [rejection(1, "o-1", ("external_id", "conflict"))]
+
+
+# A call and an outcome with every field set (NFD ids, an offset, an amount
+# written with a trailing zero, nested metadata), and the rows the previous
+# version of ledger.services stored for them, fingerprints included: rows
+# already in a database must still be recognised when they are re-sent.
+PINNED_CALL = {
+    "external_id": "pin-e\u0301",
+    "occurred_at": "2026-11-03T11:15:00.123456+02:00",
+    "model": "gpt-4o-mini",
+    "task_type": "code_review",
+    "task_ref": "PR-8\u0301",
+    "input_tokens": 1200,
+    "output_tokens": 300,
+    "cache_read_tokens": 100,
+    "cache_write_tokens": 50,
+    "cache_write_1h_tokens": 20,
+    "reasoning_tokens": 40,
+    "service_tier": "flex",
+    "reported_cost_usd": "0.00150",
+    "latency_ms": 830,
+    "success": False,
+    "policy_version": 3,
+    "route_id": "rt-pin",
+    "metadata": {"z": [1, "two", None], "a": {"nested": True}, "\u00e9": 1.5},
+}
+PINNED_CALL_ROW = {
+    "external_id": "pin-\u00e9",
+    "occurred_at": datetime(2026, 11, 3, 9, 15, 0, 123456, tzinfo=UTC),
+    "task_type": "code_review",
+    "task_ref": "PR-8\u0301",
+    "input_tokens": 1200,
+    "output_tokens": 300,
+    "cache_read_tokens": 100,
+    "cache_write_tokens": 50,
+    "cache_write_1h_tokens": 20,
+    "reasoning_tokens": 40,
+    "service_tier": "flex",
+    "reported_cost_usd": Decimal("0.0015000000"),
+    "computed_cost_usd": Decimal("0.0003525000"),
+    "cost_usd": Decimal("0.0015000000"),
+    "charge": Decimal("0.0018000000"),
+    "baseline_cost_usd": Decimal("0.0015000000"),
+    "latency_ms": 830,
+    "success": False,
+    "policy_version": 3,
+    "route_id": "rt-pin",
+    "metadata": {"a": {"nested": True}, "z": [1, "two", None], "\u00e9": 1.5},
+    "fingerprint": bytes.fromhex("4b6cbb6e0b82561b753c54ad41465a1d"),
+}
+PINNED_OUTCOME = {
+    "external_id": "pin-o",
+    "occurred_at": "2026-11-03T17:00:00-05:00",
+    "kind": "task_completed",
+    "task_type": "code_review",
+    "task_ref": None,
+    "quantity": "2.50",
+    "source": "customer",
+    "metadata": {"b": 2, "a": 1},
+}
+PINNED_OUTCOME_ROW = {
+    "external_id": "pin-o",
+    "occurred_at": datetime(2026, 11, 3, 22, 0, tzinfo=UTC),
+    "kind": "task_completed",
+    "task_type": "code_review",
+    "task_ref": None,
+    "quantity": Decimal("2.5000000000"),
+    "unit_value": Decimal("40.0000000000"),
+    "value": Decimal("100.0000000000"),
+    "unit_fee": Decimal("0E-10"),
+    "fee": Decimal("0E-10"),
+    "source": "customer",
+    "metadata": {"a": 1, "b": 2},
+    "fingerprint": bytes.fromhex("b833c178b42c952f6956f7a71d7c8e56"),
+}
+
+
+def test_a_call_and_an_outcome_are_stored_column_for_column_as_the_previous_version_did(
+    light_model, ingest_calls, ingest_outcomes
+):
+    contract = routed_contract(light_model, ("rt-pin",), markup=Decimal("0.2"))
+    ValueScheduleRowFactory(contract=contract, kind="task_completed", unit_value=Decimal(40))
+
+    assert ingest_calls(contract, [PINNED_CALL]).accepted == 1
+    assert ingest_outcomes(contract, [PINNED_OUTCOME]).accepted == 1
+
+    call = Call.objects.values(*CALL_COLUMNS).get(contract=contract)
+    outcome = Outcome.objects.values(*OUTCOME_COLUMNS).get(contract=contract)
+    assert {k: bytes(v) if k == "fingerprint" else v for k, v in call.items()} == {
+        "contract_id": contract.id,
+        "llm_model_id": light_model.id,
+        "price_id": light_model.prices.get().id,
+        **PINNED_CALL_ROW,
+    }
+    assert {k: bytes(v) if k == "fingerprint" else v for k, v in outcome.items()} == {
+        "contract_id": contract.id,
+        **PINNED_OUTCOME_ROW,
+    }
 
 
 @pytest.mark.parametrize(
