@@ -12,7 +12,6 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from decimal import Decimal
-from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -124,43 +123,6 @@ class OutcomeRow(msgspec.Struct, array_like=True, gc=False):
 CALL_COLUMNS = CallRow.__struct_fields__
 OUTCOME_COLUMNS = OutcomeRow.__struct_fields__
 
-# What a fingerprint covers (docs/INGESTION.md "Duplicates and conflicts"):
-# every field of the normalized record, hashed as a JSON array in this
-# order. Each stored row keeps its fingerprint, so changing a tuple below
-# makes every record stored before read as a conflict when it is re-sent.
-CALL_FINGERPRINT_FIELDS = (
-    "external_id",
-    "occurred_at",
-    "model",
-    "task_type",
-    "task_ref",
-    "input_tokens",
-    "output_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "reasoning_tokens",
-    "service_tier",
-    "reported_cost_usd",
-    "latency_ms",
-    "success",
-    "policy_version",
-    "route_id",
-    "metadata",
-)
-OUTCOME_FINGERPRINT_FIELDS = (
-    "external_id",
-    "occurred_at",
-    "kind",
-    "task_type",
-    "task_ref",
-    "quantity",
-    "source",
-    "metadata",
-)
-_call_content = attrgetter(*CALL_FINGERPRINT_FIELDS)
-_outcome_content = attrgetter(*OUTCOME_FINGERPRINT_FIELDS)
-
 
 def _fingerprint(content: tuple) -> bytes:
     return hashlib.blake2b(
@@ -168,14 +130,52 @@ def _fingerprint(content: tuple) -> bytes:
     ).digest()
 
 
-def call_fingerprint(record: CallIn) -> bytes:
+# What a fingerprint covers (docs/INGESTION.md "Duplicates and conflicts"):
+# every field of the normalized record, hashed as one JSON array in the
+# order below. Each stored row keeps its fingerprint, so a change of these
+# arrays makes every record stored before read as a conflict when re-sent.
+
+
+def call_fingerprint(call: CallIn) -> bytes:
     """The fingerprint of a normalized call (_call_normalized)."""
-    return _fingerprint(_call_content(record))
+    return _fingerprint(
+        (
+            call.external_id,
+            call.occurred_at,
+            call.model,
+            call.task_type,
+            call.task_ref,
+            call.input_tokens,
+            call.output_tokens,
+            call.cache_read_tokens,
+            call.cache_write_tokens,
+            call.cache_write_1h_tokens,
+            call.reasoning_tokens,
+            call.service_tier,
+            call.reported_cost_usd,
+            call.latency_ms,
+            call.success,
+            call.policy_version,
+            call.route_id,
+            call.metadata,
+        )
+    )
 
 
-def outcome_fingerprint(record: OutcomeIn) -> bytes:
+def outcome_fingerprint(outcome: OutcomeIn) -> bytes:
     """The fingerprint of a normalized outcome (_outcome_normalized)."""
-    return _fingerprint(_outcome_content(record))
+    return _fingerprint(
+        (
+            outcome.external_id,
+            outcome.occurred_at,
+            outcome.kind,
+            outcome.task_type,
+            outcome.task_ref,
+            outcome.quantity,
+            outcome.source,
+            outcome.metadata,
+        )
+    )
 
 
 def _call_normalized(record: CallIn, occurred_at: datetime, model_name: str) -> CallIn:
@@ -651,10 +651,11 @@ def _conflict(index: int, external_id: str, where: str) -> Rejection:
 def _nfc(record: CallIn | OutcomeIn, errors: list[FieldError]) -> CallIn | OutcomeIn:
     """The record with ``external_id`` and ``task_ref`` in NFC (DESIGN.md
     "Trust between the parties"): the NFD and NFC spellings of one id are one
-    record. ASCII, nearly every id, is answered by a quick check."""
+    record. ASCII, nearly every id, is NFC as it is: answered without a
+    scan of the text."""
     external_id, task_ref = record.external_id, record.task_ref
-    if unicodedata.is_normalized("NFC", external_id) and (
-        task_ref is None or unicodedata.is_normalized("NFC", task_ref)
+    if (external_id.isascii() or unicodedata.is_normalized("NFC", external_id)) and (
+        task_ref is None or task_ref.isascii() or unicodedata.is_normalized("NFC", task_ref)
     ):
         return record
     external_id = unicodedata.normalize("NFC", external_id)
