@@ -14,7 +14,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
-from core.errors import BatchTooLarge, InvalidInput
+from core.errors import BatchTooLarge, ErrorCode, InvalidInput
 
 MAX_RECORDS = 5000
 # docs/INGESTION.md "Limits": a record's metadata, as JSON, holds at most
@@ -83,21 +83,21 @@ INVISIBLE_MESSAGE = (
 )
 
 
-def _error_code(message: str) -> str:
+def _error_code(message: str) -> ErrorCode:
     # Length first: "Expected `str` of length >= 1" is a length, not a range.
     if "timezone component" in message:
-        return "naive_datetime"
+        return ErrorCode.NAIVE_DATETIME
     if message.startswith("Number out of range"):
-        return "out_of_range"
+        return ErrorCode.OUT_OF_RANGE
     if message.startswith("Expected") and "length" in message:
-        return "invalid_length"
+        return ErrorCode.INVALID_LENGTH
     if message.startswith("Expected") and ("<=" in message or ">=" in message):
-        return "out_of_range"
+        return ErrorCode.OUT_OF_RANGE
     if message.startswith("Expected") and "matching regex" in message:
-        return "invalid_format"
+        return ErrorCode.INVALID_FORMAT
     if message.startswith("Expected"):
-        return "invalid_type"
-    return "invalid"
+        return ErrorCode.INVALID_TYPE
+    return ErrorCode.INVALID
 
 
 def field_error(name: str, exc: msgspec.ValidationError) -> FieldError:
@@ -115,7 +115,7 @@ def field_error(name: str, exc: msgspec.ValidationError) -> FieldError:
 
 def too_deep(name: str) -> FieldError:
     return FieldError(
-        name, "too_deep", f"{name or 'the record'} is nested deeper than {MAX_DEPTH} levels"
+        name, ErrorCode.TOO_DEEP, f"{name or 'the record'} is nested deeper than {MAX_DEPTH} levels"
     )
 
 
@@ -126,7 +126,7 @@ def _rejection(index: int, raw: bytes | msgspec.Raw, record_type: type[R]) -> Re
         raw_fields = msgspec.json.decode(raw, type=dict[str, msgspec.Raw])
     except msgspec.ValidationError:
         return Rejection(
-            index, None, [FieldError("", "invalid_type", "a record must be a JSON object")]
+            index, None, [FieldError("", ErrorCode.INVALID_TYPE, "a record must be a JSON object")]
         )
     except RecursionError:
         return Rejection(index, None, [too_deep("")])
@@ -136,7 +136,7 @@ def _rejection(index: int, raw: bytes | msgspec.Raw, record_type: type[R]) -> Re
         known.add(info.name)
         if info.name not in raw_fields:
             if info.required:
-                errors.append(FieldError(info.name, "required", "this field is required"))
+                errors.append(FieldError(info.name, ErrorCode.REQUIRED, "this field is required"))
             continue
         try:
             msgspec.json.decode(raw_fields[info.name], type=info.type)
@@ -145,7 +145,7 @@ def _rejection(index: int, raw: bytes | msgspec.Raw, record_type: type[R]) -> Re
         except RecursionError:
             errors.append(too_deep(info.name))
     errors.extend(
-        FieldError(name, "unknown_field", f"unknown field '{name}'")
+        FieldError(name, ErrorCode.UNKNOWN_FIELD, f"unknown field '{name}'")
         for name in sorted(set(raw_fields) - known)
     )
     external_id = None
@@ -188,7 +188,9 @@ def _reject_nul(batch: DecodedBatch[R]) -> DecodedBatch[R]:
     kept: list[tuple[int, R]] = []
     for index, record in batch.records:
         errors = [
-            FieldError(name, "nul_character", f"{name} contains U+0000, which cannot be stored")
+            FieldError(
+                name, ErrorCode.NUL_CHARACTER, f"{name} contains U+0000, which cannot be stored"
+            )
             for name in record.__struct_fields__
             if _holds_nul(getattr(record, name))
         ]
@@ -223,7 +225,9 @@ def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[
                 # read: that record alone is rejected (_decode_slowly).
                 continue
             except msgspec.DecodeError as exc:
-                raise InvalidInput(f"line {number} is not JSON: {exc}", code="malformed") from exc
+                raise InvalidInput(
+                    f"line {number} is not JSON: {exc}", code=ErrorCode.MALFORMED
+                ) from exc
         return _decode_slowly(lines, record_type)
     if fast:
         try:
@@ -233,14 +237,14 @@ def _decode(body: bytes, *, record_type: type[R], ndjson: bool) -> DecodedBatch[
         except (msgspec.ValidationError, RecursionError):
             pass
         except msgspec.DecodeError as exc:
-            raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+            raise InvalidInput(f"the body is not JSON: {exc}", code=ErrorCode.MALFORMED) from exc
     raws: list[bytes] | list[msgspec.Raw]
     try:
         raws = msgspec.json.decode(body, type=_RawEnvelope).records
     except msgspec.ValidationError as exc:
-        raise InvalidInput('the body must be {"records": [...]}', code="malformed") from exc
+        raise InvalidInput('the body must be {"records": [...]}', code=ErrorCode.MALFORMED) from exc
     except msgspec.DecodeError as exc:
-        raise InvalidInput(f"the body is not JSON: {exc}", code="malformed") from exc
+        raise InvalidInput(f"the body is not JSON: {exc}", code=ErrorCode.MALFORMED) from exc
     except RecursionError:
         raws = _split_records(body)
     check_size(len(raws))
@@ -283,7 +287,7 @@ def _split_records(body: bytes) -> list[bytes]:
             start = match.end()
         previous = token
     if not found or depth != 0:
-        raise InvalidInput('the body must be {"records": [...]}', code="malformed")
+        raise InvalidInput('the body must be {"records": [...]}', code=ErrorCode.MALFORMED)
     return records
 
 
@@ -308,7 +312,9 @@ def _decode_slowly(raws: list[bytes] | list[msgspec.Raw], record_type: type[R]) 
             batch.rejected.append(_rejection(index, raw, record_type))
             continue
         except msgspec.DecodeError as exc:
-            raise InvalidInput(f"record {index} is not JSON: {exc}", code="malformed") from exc
+            raise InvalidInput(
+                f"record {index} is not JSON: {exc}", code=ErrorCode.MALFORMED
+            ) from exc
         if _has_sub_microsecond(raw):
             record = _truncated(record, raw)
         batch.records.append((index, record))
@@ -373,7 +379,7 @@ def metadata_encoded(metadata: dict[str, Any]) -> bytes | FieldError:
     if len(encoded) > METADATA_MAX_BYTES:
         return FieldError(
             "metadata",
-            "too_large",
+            ErrorCode.TOO_LARGE,
             f"metadata is {len(encoded)} bytes as JSON; at most {METADATA_MAX_BYTES}",
         )
     # Each level of nesting takes a bracket: most metadata skips the walk.
@@ -389,11 +395,13 @@ def amount_errors(name: str, value: Decimal | None, *, places: int = 10) -> list
     if value is None:
         return []
     if not value.is_finite():
-        return [FieldError(name, "invalid", f"{name} must be a finite number")]
+        return [FieldError(name, ErrorCode.INVALID, f"{name} must be a finite number")]
     if value < 0:
-        return [FieldError(name, "out_of_range", f"{name} must not be negative")]
+        return [FieldError(name, ErrorCode.OUT_OF_RANGE, f"{name} must not be negative")]
     if value.as_tuple().exponent < -places:
-        return [FieldError(name, "too_precise", f"{name} has more than {places} decimal places")]
+        return [
+            FieldError(name, ErrorCode.TOO_PRECISE, f"{name} has more than {places} decimal places")
+        ]
     if value >= Decimal(10) ** 19:
-        return [FieldError(name, "out_of_range", f"{name} is too large")]
+        return [FieldError(name, ErrorCode.OUT_OF_RANGE, f"{name} is too large")]
     return []

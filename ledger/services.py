@@ -22,7 +22,7 @@ from django.utils import timezone
 from billing.models import Contract
 from billing.selectors import Schedules, contract_schedules
 from core.batch import DecodedBatch, FieldError, Rejection, amount_errors, metadata_encoded
-from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, ErrorCode, InvalidInput, NotFound
 from core.money import (
     AMOUNT_LIMIT,
     AMOUNT_LIMIT_UNITS,
@@ -213,7 +213,7 @@ def _token_errors(record: CallIn) -> list[FieldError]:
         errors.append(
             FieldError(
                 "cache_read_tokens",
-                "cache_exceeds_input",
+                ErrorCode.CACHE_EXCEEDS_INPUT,
                 "cache_read_tokens + cache_write_tokens must not exceed input_tokens "
                 "(input_tokens counts cached tokens too)",
             )
@@ -222,7 +222,7 @@ def _token_errors(record: CallIn) -> list[FieldError]:
         errors.append(
             FieldError(
                 "cache_write_1h_tokens",
-                "exceeds_cache_write",
+                ErrorCode.EXCEEDS_CACHE_WRITE,
                 "cache_write_1h_tokens must not exceed cache_write_tokens",
             )
         )
@@ -230,7 +230,7 @@ def _token_errors(record: CallIn) -> list[FieldError]:
         errors.append(
             FieldError(
                 "reasoning_tokens",
-                "exceeds_output",
+                ErrorCode.EXCEEDS_OUTPUT,
                 "reasoning_tokens are part of output_tokens and must not exceed them",
             )
         )
@@ -239,7 +239,7 @@ def _token_errors(record: CallIn) -> list[FieldError]:
 
 TIME_OUT_OF_RANGE = FieldError(
     "occurred_at",
-    "out_of_range",
+    ErrorCode.OUT_OF_RANGE,
     "occurred_at must fall within the years 1 to 9999, in UTC and in the contract's time zone",
 )
 AMOUNT_TOO_LARGE = "an amount of this record would reach 10^20, more than the ledger holds"
@@ -280,19 +280,19 @@ def _placed(occurred_at: datetime, terms: _Terms) -> tuple[datetime, date] | Fie
     if placed[0] > latest:
         return FieldError(
             "occurred_at",
-            "in_future",
+            ErrorCode.IN_FUTURE,
             f"occurred_at is more than {settings.MAX_CLOCK_SKEW} ahead of the ledger's clock "
             f"({latest.isoformat()})",
         )
     if placed[0] < EARLIEST_TIME:
         return FieldError(
-            "occurred_at", "too_early", f"occurred_at is before {EARLIEST_TIME.isoformat()}"
+            "occurred_at", ErrorCode.TOO_EARLY, f"occurred_at is before {EARLIEST_TIME.isoformat()}"
         )
     day = placed[1]
     if day < contract.starts_on or (contract.ends_on is not None and day > contract.ends_on):
         return FieldError(
             "occurred_at",
-            "outside_contract",
+            ErrorCode.OUTSIDE_CONTRACT,
             f"occurred_at falls on {day} in {contract.timezone}, outside the contract's life "
             f"({contract.starts_on} to {contract.ends_on or 'open'})",
         )
@@ -464,7 +464,9 @@ def _call_prepared(terms: _CallTerms, record: CallIn, errors: list[FieldError]) 
     if model is None:
         errors.append(
             FieldError(
-                "model", "unknown_model", f"no model or alias '{record.model}' in the catalog"
+                "model",
+                ErrorCode.UNKNOWN_MODEL,
+                f"no model or alias '{record.model}' in the catalog",
             )
         )
         return None
@@ -474,7 +476,7 @@ def _call_prepared(terms: _CallTerms, record: CallIn, errors: list[FieldError]) 
         errors.append(
             FieldError(
                 "model",
-                "no_price",
+                ErrorCode.NO_PRICE,
                 f"no price for '{model.name}' in force at {record.occurred_at.isoformat()}; "
                 "add a price row or report reported_cost_usd",
             )
@@ -483,7 +485,7 @@ def _call_prepared(terms: _CallTerms, record: CallIn, errors: list[FieldError]) 
         errors.append(
             FieldError(
                 "route_id",
-                "unknown_route",
+                ErrorCode.UNKNOWN_ROUTE,
                 f"no routing decision '{record.route_id}' in this contract",
             )
         )
@@ -491,7 +493,7 @@ def _call_prepared(terms: _CallTerms, record: CallIn, errors: list[FieldError]) 
         return None
     computed, cost, baseline_cost, charge = _call_cost_units(terms, record, price)
     if max(cost, charge, baseline_cost) >= AMOUNT_LIMIT_UNITS:
-        errors.append(FieldError("reported_cost_usd", "out_of_range", AMOUNT_TOO_LARGE))
+        errors.append(FieldError("reported_cost_usd", ErrorCode.OUT_OF_RANGE, AMOUNT_TOO_LARGE))
         return None
     occurred_at, day = placed
     call = _call_normalized(record, occurred_at, model.name)
@@ -563,7 +565,7 @@ def _outcome_prepared(
         errors.append(
             FieldError(
                 "source",
-                "source_not_allowed",
+                ErrorCode.SOURCE_NOT_ALLOWED,
                 f"this key may record outcomes with source {' or '.join(sorted(terms.sources))} "
                 f"only, not '{record.source}'",
             )
@@ -577,7 +579,7 @@ def _outcome_prepared(
         errors.append(
             FieldError(
                 "kind",
-                "no_value",
+                ErrorCode.NO_VALUE,
                 f"the contract's value schedule has no row for kind '{record.kind}' "
                 f"(task type '{record.task_type}' or any)",
             )
@@ -590,7 +592,7 @@ def _outcome_prepared(
     value = quantize_amount(outcome.quantity * unit_value)
     fee = quantize_amount(outcome.quantity * unit_fee)
     if max(value, fee) >= AMOUNT_LIMIT:
-        errors.append(FieldError("quantity", "out_of_range", AMOUNT_TOO_LARGE))
+        errors.append(FieldError("quantity", ErrorCode.OUT_OF_RANGE, AMOUNT_TOO_LARGE))
         return None
     row = OutcomeRow(
         terms.contract.id,
@@ -640,7 +642,7 @@ def _conflict(index: int, external_id: str, where: str) -> Rejection:
         [
             FieldError(
                 "external_id",
-                "conflict",
+                ErrorCode.CONFLICT,
                 f"external_id '{external_id}' {where} with other content; "
                 "the stored record is kept",
             )
@@ -661,7 +663,7 @@ def _nfc(record: CallIn | OutcomeIn, errors: list[FieldError]) -> CallIn | Outco
     external_id = unicodedata.normalize("NFC", external_id)
     task_ref = None if task_ref is None else unicodedata.normalize("NFC", task_ref)
     errors.extend(
-        FieldError(name, "invalid_length", f"{name} is longer than {ID_MAX_LENGTH} in NFC")
+        FieldError(name, ErrorCode.INVALID_LENGTH, f"{name} is longer than {ID_MAX_LENGTH} in NFC")
         for name, value in (("external_id", external_id), ("task_ref", task_ref))
         if value is not None and len(value) > ID_MAX_LENGTH
     )
@@ -759,7 +761,7 @@ def outcome_status_change(
     (a row lock would need UPDATE on the append-only table, which the
     application's role does not have: docs/DATABASE.md)."""
     if not reason.strip():
-        raise InvalidInput("a reason is required", code="reason_required")
+        raise InvalidInput("a reason is required", code=ErrorCode.REASON_REQUIRED)
     external_id = unicodedata.normalize("NFC", external_id)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -777,7 +779,7 @@ def outcome_status_change(
         if to_status not in ALLOWED_CHANGES[current]:
             raise Conflict(
                 f"outcome '{external_id}' is {current}; it cannot become {to_status}",
-                code="invalid_transition",
+                code=ErrorCode.INVALID_TRANSITION,
             )
         OutcomeEvent.objects.create(
             contract=contract,
