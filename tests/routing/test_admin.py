@@ -1,7 +1,6 @@
 """routing/admin/catalog.py: the catalog and price book pages of the Django admin."""
 
 import threading
-import time
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,6 +10,7 @@ from django.test import Client
 from routing.models import LlmModel, ModelAlias, Price
 from routing.services import CATALOG_LOCK_KEY
 from tests.factories import CallRecordFactory, LlmModelFactory, ModelAliasFactory, PriceFactory
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.django_db
 
@@ -274,10 +274,7 @@ def test_an_admin_write_to_the_catalog_waits_for_the_catalog_lock(page):
         cursor.execute("SELECT pg_advisory_lock(%s)", [CATALOG_LOCK_KEY])
         try:
             writer.start()
-            deadline = time.monotonic() + 10
-            while not someone_waits_for_the_catalog_lock():
-                assert time.monotonic() < deadline, "the admin did not wait for the catalog lock"
-                time.sleep(0.05)
+            wait_until(someone_waits_for_the_catalog_lock, within_s=10)
             waiting = catalog()
         finally:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [CATALOG_LOCK_KEY])
