@@ -27,8 +27,16 @@ from billing.periods import ContractPeriod, period_label, period_of, periods_due
 from core.localtime import local_midnight_utc
 from core.money import exact_context, quantize_amount, round_total
 from ledger.journal import journal_post
-from ledger.models import Account, CallRollup, OutcomeRollup, OutcomeStatus
-from ledger.rollups import days_rollup, dirty_marks, dirty_marks_consume
+from ledger.models import Account, OutcomeStatus
+from ledger.rollups import (
+    accepted_outcome_days,
+    call_rollup_days,
+    call_rollup_lines,
+    days_rollup,
+    dirty_marks,
+    dirty_marks_consume,
+    outcome_rollup_groups,
+)
 from ledger.selectors import input_digest, task_moments
 
 SETTLEMENT_LOCK = 0x5E77
@@ -121,24 +129,8 @@ def _s(value: Decimal) -> str:
 
 def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail:
     """Lines from the rollups: O(models x task types x days), never calls."""
-    in_period = {"contract": contract, "day__gte": period.start, "day__lt": period.end}
-    call_rows = (
-        CallRollup.objects.filter(**in_period)
-        .values("llm_model__name", "llm_model__tier", "task_type")
-        .annotate(
-            calls=Sum("calls"),
-            input_tokens=Sum("input_tokens"),
-            output_tokens=Sum("output_tokens"),
-            cache_read_tokens=Sum("cache_read_tokens"),
-            cache_write_tokens=Sum("cache_write_tokens"),
-            cache_write_1h_tokens=Sum("cache_write_1h_tokens"),
-            reasoning_tokens=Sum("reasoning_tokens"),
-            cost_usd=Sum("cost_usd"),
-            charges=Sum("charge"),
-            baseline_cost_usd=Sum("baseline_cost_usd"),
-        )
-        .order_by("llm_model__name", "task_type")
-    )
+    days = {"contract": contract, "start": period.start, "end": period.end}
+    call_rows = call_rollup_lines(**days)
     lines = [
         {
             "model": row["llm_model__name"],
@@ -171,13 +163,7 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
         }
         for task, (cost, base) in sorted(by_task.items())
     ]
-    outcome_rows = (
-        OutcomeRollup.objects.filter(**in_period)
-        .values("kind", "status")
-        .annotate(
-            outcomes=Sum("outcomes"), quantity=Sum("quantity"), value=Sum("value"), fee=Sum("fee")
-        )
-    )
+    outcome_rows = outcome_rollup_groups(**days)
     by_kind: dict[str, dict] = {}
     for row in outcome_rows:
         line = by_kind.setdefault(
@@ -207,7 +193,7 @@ def period_detail(*, contract: Contract, period: ContractPeriod) -> PeriodDetail
         }
         for _, line in sorted(by_kind.items())
     ]
-    daily = _daily(contract, in_period)
+    daily = _daily(days)
     # A decided reprice's corrections (billing.reprice): stored call costs
     # never change, the period's cost and usage charges do.
     corrections = corrections_sum(contract=contract, period_start=period.start)
@@ -254,22 +240,14 @@ def _str_or_none(value: Decimal | None) -> str | None:
     return None if value is None else str(value)
 
 
-def _daily(contract: Contract, in_period: dict) -> list[dict]:
+def _daily(days_of_period: dict) -> list[dict]:
     days: dict = defaultdict(
         lambda: {"cost_usd": Decimal(0), "charges": Decimal(0), "value": Decimal(0)}
     )
-    for row in (
-        CallRollup.objects.filter(**in_period)
-        .values("day")
-        .annotate(cost=Sum("cost_usd"), charge=Sum("charge"))
-    ):
+    for row in call_rollup_days(**days_of_period):
         days[row["day"]]["cost_usd"] += row["cost"]
         days[row["day"]]["charges"] += row["charge"]
-    for row in (
-        OutcomeRollup.objects.filter(**in_period, status=OutcomeStatus.ACCEPTED)
-        .values("day")
-        .annotate(value=Sum("value"), fee=Sum("fee"))
-    ):
+    for row in accepted_outcome_days(**days_of_period):
         days[row["day"]]["value"] += row["value"]
         days[row["day"]]["charges"] += row["fee"]
     return [

@@ -7,11 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import connection, transaction
+from django.db.models import Sum
 
 from billing.models import Contract
 from billing.nightly import StepFailures
 from core.localtime import local_midnight_utc
-from ledger.models import CallRollup, DirtyDay, OutcomeRollup
+from ledger.models import CallRollup, DirtyDay, OutcomeRollup, OutcomeStatus
 
 logger = logging.getLogger(__name__)
 
@@ -162,3 +163,63 @@ def dirty_marks_consume(*, contract: Contract, ids: list[int]) -> None:
     """Drop the marks settlement handled, in settlement's transaction: a
     mark made since it read them stays for the next run."""
     DirtyDay.objects.filter(contract=contract, id__in=ids).delete()
+
+
+# Reads of the rollups over a contract's local days [start, end), for
+# settlement (billing/settlement.py): O(models x task types x days), never
+# calls.
+
+
+def _days(contract: Contract, start: date, end: date) -> dict:
+    return {"contract": contract, "day__gte": start, "day__lt": end}
+
+
+def call_rollup_lines(*, contract: Contract, start: date, end: date):
+    """Per (model name, tier, task type), in that order: calls, tokens of
+    each kind, cost_usd, charges, baseline_cost_usd."""
+    return (
+        CallRollup.objects.filter(**_days(contract, start, end))
+        .values("llm_model__name", "llm_model__tier", "task_type")
+        .annotate(
+            calls=Sum("calls"),
+            input_tokens=Sum("input_tokens"),
+            output_tokens=Sum("output_tokens"),
+            cache_read_tokens=Sum("cache_read_tokens"),
+            cache_write_tokens=Sum("cache_write_tokens"),
+            cache_write_1h_tokens=Sum("cache_write_1h_tokens"),
+            reasoning_tokens=Sum("reasoning_tokens"),
+            cost_usd=Sum("cost_usd"),
+            charges=Sum("charge"),
+            baseline_cost_usd=Sum("baseline_cost_usd"),
+        )
+        .order_by("llm_model__name", "task_type")
+    )
+
+
+def outcome_rollup_groups(*, contract: Contract, start: date, end: date):
+    """Per (kind, status): outcomes, quantity, value, fee."""
+    return (
+        OutcomeRollup.objects.filter(**_days(contract, start, end))
+        .values("kind", "status")
+        .annotate(
+            outcomes=Sum("outcomes"), quantity=Sum("quantity"), value=Sum("value"), fee=Sum("fee")
+        )
+    )
+
+
+def call_rollup_days(*, contract: Contract, start: date, end: date):
+    """Per local day: cost (USD) and charge."""
+    return (
+        CallRollup.objects.filter(**_days(contract, start, end))
+        .values("day")
+        .annotate(cost=Sum("cost_usd"), charge=Sum("charge"))
+    )
+
+
+def accepted_outcome_days(*, contract: Contract, start: date, end: date):
+    """Per local day: the value and fees of accepted outcomes."""
+    return (
+        OutcomeRollup.objects.filter(**_days(contract, start, end), status=OutcomeStatus.ACCEPTED)
+        .values("day")
+        .annotate(value=Sum("value"), fee=Sum("fee"))
+    )
