@@ -245,7 +245,7 @@ WITH routed AS (
        AND occurred_at >= %(start)s AND occurred_at < %(end)s
      GROUP BY route_id
 ), unrouted AS (
-    SELECT task_type, llm_model_id, task_ref, sum(cost_usd) AS cost
+    SELECT task_type, llm_model_id, task_ref, sum(cost_usd) AS cost, min(id) AS first_id
       FROM ledger_call
      WHERE contract_id = %(contract_id)s AND route_id IS NULL AND task_ref IS NOT NULL
        AND occurred_at >= %(start)s AND occurred_at < %(end)s
@@ -257,12 +257,13 @@ WITH routed AS (
        AND occurred_at >= %(start)s AND occurred_at < %(end)s
 )
 (SELECT d.task_type, d.llm_model_id, d.probability::float8, d.features, r.cost::float8,
-        ok.task_ref IS NOT NULL
+        ok.task_ref IS NOT NULL, 2 * d.id
    FROM routed r
    JOIN ledger_routedecision d ON d.contract_id = %(contract_id)s AND d.route_id = r.route_id
    LEFT JOIN ok ON ok.task_ref = r.task_ref)
 UNION ALL
-(SELECT u.task_type, u.llm_model_id, 1.0, NULL, u.cost::float8, ok.task_ref IS NOT NULL
+(SELECT u.task_type, u.llm_model_id, 1.0, NULL, u.cost::float8, ok.task_ref IS NOT NULL,
+        2 * u.first_id + 1
    FROM unrouted u LEFT JOIN ok ON ok.task_ref = u.task_ref)
 LIMIT %(limit)s
 """
@@ -270,9 +271,12 @@ LIMIT %(limit)s
 
 def logged_rows(*, contract_id: int, start: datetime, end: datetime, limit: int):
     """Rows (task_type, model id, probability, features bytes or None, cost
-    USD, success) over [start, end), at most ``limit``. A server-side cursor
-    in binary: features arrive as bytes, not hex text, in chunks (memory:
-    one chunk of rows at a time)."""
+    USD, success, order) over [start, end), at most ``limit``. ``order`` is
+    fixed by when the row was written (the decision's id, else the first
+    call's), so learning sees the same rows in the same order whatever order
+    the query returns them in. A server-side cursor in binary: features
+    arrive as bytes, not hex text, in chunks (memory: one chunk of rows at a
+    time)."""
     with (
         transaction.atomic(),
         connection.connection.cursor(name="routing_logged", binary=True) as cursor,

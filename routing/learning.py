@@ -293,7 +293,7 @@ def logged_read(*, window: Window) -> LoggedWindow:
         )
     }
     task_index = {t: i for i, t in enumerate(sorted(window.stats))}
-    columns = {name: [] for name in ("task", "model", "probability", "success", "cost")}
+    columns = {name: [] for name in ("task", "model", "probability", "success", "cost", "order")}
     # Features as sent (8 x d bytes), gathered and decoded at once at the
     # end; a row without them (or of another length) reads as the mean.
     packed_rows: list[bytes] = []
@@ -302,7 +302,7 @@ def logged_read(*, window: Window) -> LoggedWindow:
     rows = logged_rows(
         contract_id=contract.id, start=window.start, end=window.as_of, limit=MAX_LOGGED
     )
-    for task_type, model_id, probability, packed, cost, success in rows:
+    for task_type, model_id, probability, packed, cost, success, order in rows:
         index = model_index.get(model_id)
         if index is None or task_type not in task_index:
             continue
@@ -311,6 +311,7 @@ def logged_read(*, window: Window) -> LoggedWindow:
         columns["probability"].append(probability)
         columns["success"].append(success)
         columns["cost"].append(cost)
+        columns["order"].append(order)
         usable = packed is not None and len(packed) == width
         has_features.append(usable)
         if usable:
@@ -328,6 +329,7 @@ def logged_read(*, window: Window) -> LoggedWindow:
         success=np.asarray(columns["success"], dtype=np.float64),
         cost=np.asarray(columns["cost"], dtype=np.float64) * fx,
         features=features,
+        order=np.asarray(columns["order"], dtype=np.int64),
     )
     return LoggedWindow(logged, sorted(window.stats), len(packed_rows))
 

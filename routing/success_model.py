@@ -45,7 +45,10 @@ MAX_ITERATIONS = 200
 class Logged:
     """Logged decisions, one row each: task type index, model index, the
     logged probability of that model, success (0/1), realized cost (contract
-    currency) and features (NaN rows: none sent)."""
+    currency) and features (NaN rows: none sent). ``order``: a number per
+    row fixed by how the row was logged (None: the rows' positions), so
+    the cross-validation folds do not depend on the order a query returned
+    them in."""
 
     task: np.ndarray  # int
     model: np.ndarray  # int
@@ -53,6 +56,7 @@ class Logged:
     success: np.ndarray
     cost: np.ndarray
     features: np.ndarray  # (n, d), d may be 0
+    order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.task)
@@ -65,6 +69,7 @@ class Logged:
             self.success[rows],
             self.cost[rows],
             self.features[rows],
+            None if self.order is None else self.order[rows],
         )
 
     @property
@@ -131,12 +136,12 @@ def fit(logged: Logged, *, n_models: int, n_tasks: int) -> Fitted:
 
 def _l2_chosen(logged: Logged, **shape) -> float:
     """The penalty of L2_GRID whose fits predict held-out rows best
-    (weighted log-loss, CV_FOLDS folds by row position, on at most CV_ROWS
-    evenly spaced rows); ties go to the stronger penalty. Fewer than
+    (weighted log-loss, CV_FOLDS folds by row position in ``order``, on at
+    most CV_ROWS evenly spaced rows); ties go to the stronger penalty. Fewer than
     CV_MIN_ROWS rows cannot tell penalties apart: they get DEFAULT_L2."""
     if len(logged) < CV_MIN_ROWS:
         return DEFAULT_L2
-    rows = np.arange(len(logged))
+    rows = np.arange(len(logged)) if logged.order is None else np.argsort(logged.order)
     if len(rows) > CV_ROWS:
         rows = rows[:: -(-len(rows) // CV_ROWS)]
     sample = logged.take(rows)
