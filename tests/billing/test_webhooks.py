@@ -21,6 +21,7 @@ from django.test import Client
 from billing import tasks, webhooks
 from billing.models import Contract, Statement, WebhookEvent
 from billing.settlement import contract_settle
+from tests.billing.test_admin_site import add_form
 from tests.billing.test_spend_alerts import calls, record
 from tests.factories import SpendLimitFactory
 
@@ -355,38 +356,7 @@ def test_the_admin_rotate_action_shows_the_new_secret_once_and_signs_with_it(
 
 
 def test_a_contract_added_in_the_admin_shows_its_secret_once(site, contract):
-    form = {
-        "code": "added-in-admin",
-        "vendor": contract.vendor.pk,
-        "customer": contract.customer.pk,
-        "currency": "USD",
-        "fx_rate": "1",
-        "timezone": "UTC",
-        "period": "month",
-        "starts_on": "2026-01-01",
-        "markup": "0",
-        "fixed_fee": "0",
-        "guarantee_multiple": "0",
-        "payout_share": "1",
-        "payout_cap": "0",
-        "grace_days": "7",
-        "min_sample": "30",
-        "routing_window_days": "28",
-        "routing_min_tasks": "20",
-        "routing_tolerance": "0.05",
-        "routing_epsilon": "0.05",
-        "routing_audit": "0.05",
-        "routing_value_weight": "1",
-        "routing_featurizer": "markers-v1",
-        "routing_feature_length": "32",
-        **{
-            f"{inline}-{count}_FORMS": "0"
-            for inline in ("value_schedule", "fee_schedule", "spend_limits")
-            for count in ("TOTAL", "INITIAL")
-        },
-    }
-
-    page = site.post("/admin/billing/contract/add/", form, follow=True)
+    page = site.post("/admin/billing/contract/add/", add_form(contract), follow=True)
 
     added = Contract.objects.get(code="added-in-admin")
     assert added.webhook_secret.startswith("whsec_")
