@@ -163,19 +163,7 @@ class PriceForm(forms.ModelForm):
 @admin.register(Price)
 class PriceAdmin(admin.ModelAdmin):
     form = PriceForm
-    list_display = [
-        "llm_model",
-        "service_tier",
-        "effective_from",
-        "input",
-        "output",
-        "cache_read",
-        "cache_write",
-        "cache_write_1h",
-        "per_request_usd",
-        "long_context_threshold",
-        "source",
-    ]
+    list_display = ["llm_model", *PRICE_TERMS, "source"]
     list_filter = ["service_tier", "llm_model__tier", "llm_model__provider", "effective_from"]
     list_select_related = ["llm_model"]
     search_fields = ["llm_model__name", "llm_model__aliases__alias"]
