@@ -209,6 +209,14 @@ API_KEY_CACHE_SECONDS = env.float("API_KEY_CACHE_SECONDS", default=5.0)
 # off (billing/auth.py AuthFailures, docs/ADMIN.md).
 AUTH_FAILURE_LIMIT = env.int("AUTH_FAILURE_LIMIT", default=20)
 AUTH_FAILURE_WINDOW_SECONDS = env.int("AUTH_FAILURE_WINDOW_SECONDS", default=60)
+# Where each web process appends its route decisions, handing its file over
+# every ROUTE_DECISION_SPOOL_SECONDS to ``manage.py decisions_store``, which
+# stores them (and passes as often); empty: each decision is inserted in its
+# request (ledger/decision_log.py, docs/ROUTING.md "How a decision is
+# stored"). The web processes, the storer and the nightly run must see the
+# same directory, on a disk that survives them.
+ROUTE_DECISION_SPOOL_DIR = env.str("ROUTE_DECISION_SPOOL_DIR", default="")
+ROUTE_DECISION_SPOOL_SECONDS = env.float("ROUTE_DECISION_SPOOL_SECONDS", default=0.5)
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL

@@ -1,6 +1,7 @@
 """Writes to the ledger: the storage step of ingestion (calls and outcomes
 judged, costed or valued, fingerprinted and stored: DESIGN.md "Call",
-"Outcome", "Ingestion rules"), routing decisions and disputes.
+"Outcome", "Ingestion rules") and disputes; route decisions are stored by
+ledger.decision_log.
 
 Ingestion enters through ledger.ingestion, which meters what the storage
 step added to the charges in the same transaction."""
@@ -36,6 +37,7 @@ from core.money import (
 from ledger.bulk import store_new
 from ledger.models import ContractModelUsed, DirtyDay, Outcome, OutcomeEvent, OutcomeStatus
 from ledger.records import ID_MAX_LENGTH, CallIn, OutcomeIn
+from ledger.route_ids import route_id_verifies
 from ledger.selectors import models_used
 from routing.models import Tier
 from routing.pricing import PriceRow, call_cost_units
@@ -313,55 +315,19 @@ def _cost_units(price: PriceRow, record: CallIn) -> int:
     )
 
 
-DECISION_SQL = (
-    "INSERT INTO ledger_routedecision (contract_id, route_id, decided_at, task_type, key, "
-    "features, policy_version, llm_model_id, probability, explored) "
-    "VALUES (%s, %s, now(), %s, %s, %s, %s, %s, %s, %s)"
-)
-
-
-def decision_record(
-    *,
-    contract_id: int,
-    route_id: str,
-    task_type: str,
-    key: str,
-    features: bytes | None,
-    policy_version: int,
-    llm_model_id: int,
-    probability: Decimal,
-    explored: bool,
-) -> None:
-    """Append one routing decision (DESIGN.md "Decisions are records"): one
-    statement, on the hot path of routers."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            DECISION_SQL,
-            [
-                contract_id,
-                route_id,
-                task_type,
-                key,
-                features,
-                policy_version,
-                llm_model_id,
-                probability,
-                explored,
-            ],
-        )
-
-
 def routes_known(*, contract_id: int, route_ids: set[str]) -> set[str]:
-    """Which of ``route_ids`` are decisions of this contract."""
-    if not route_ids:
-        return set()
+    """Which of ``route_ids`` are decisions of this contract: minted for it
+    (ledger.route_ids), else stored."""
+    known = {r for r in route_ids if route_id_verifies(contract_id, r)}
+    if len(known) == len(route_ids):
+        return known
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT route_id FROM ledger_routedecision "
             "WHERE contract_id = %s AND route_id = ANY(%s)",
-            [contract_id, list(route_ids)],
+            [contract_id, list(route_ids - known)],
         )
-        return {row[0] for row in cursor.fetchall()}
+        return known | {row[0] for row in cursor.fetchall()}
 
 
 def _baseline_candidates(contract: Contract, used: set[int]) -> dict:

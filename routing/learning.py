@@ -40,6 +40,7 @@ from django.utils import timezone
 from billing.models import Contract
 from billing.selectors import contract_schedules
 from core.money import AMOUNT_QUANTUM, amount_str, exact_context
+from ledger.decision_log import spool_drain
 from ledger.selectors import logged_rows, task_tokens
 from routing import success_model
 from routing.decisions import policy_compile, shares_of
@@ -738,7 +739,9 @@ class PolicyLearningFailed(Exception):
 
 def policies_learn(*, as_of: datetime) -> LearnReport:
     """The nightly step: a new version for every contract whose life
-    overlaps its routing window."""
+    overlaps its routing window, from every decision answered so far (the
+    spool of processes that died is stored first)."""
+    spool_drain()
     report = LearnReport()
     contracts = Contract.objects.filter(starts_on__lte=as_of.date()).prefetch_related(
         "routing_models"

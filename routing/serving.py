@@ -1,18 +1,20 @@
 """Serving route decisions (DESIGN.md "Decisions are records"): the hot path
 of routers. A decision is pure arithmetic on the contract's version in
-force, compiled once per process (routing.decisions); the only database
-work per request is storing the decision (one INSERT).
+force, compiled once per process (routing.decisions); the decision is
+stored by ledger.decision_log (one INSERT, or one line of the process's
+spool: docs/ROUTING.md "How a decision is stored").
 """
 
-import secrets
 from dataclasses import dataclass
 
 import numpy as np
+from django.utils import timezone
 
 from billing.models import Contract
 from core.caches import process_cache
 from core.errors import ErrorCode, InvalidInput, NotFound
-from ledger.services import decision_record
+from ledger.decision_log import DecisionRow, decision_record
+from ledger.route_ids import route_id_new
 from routing.decisions import CompiledPolicy, policy_compile
 from routing.learning import policy_cold_start
 from routing.models import PolicyVersion
@@ -103,17 +105,20 @@ def route_for_contract(
             "longer in the catalog",
             code=ErrorCode.NO_ROUTE,
         )
-    route_id = secrets.token_hex(16)
+    route_id = route_id_new(contract_id)
     decision_record(
-        contract_id=contract_id,
-        route_id=route_id,
-        task_type=task_type,
-        key=key,
-        features=None if vector is None else vector.astype("<f8").tobytes(),
-        policy_version=served.compiled.version,
-        llm_model_id=model_id,
-        probability=decision.probability,
-        explored=decision.explored,
+        DecisionRow(
+            contract_id=contract_id,
+            route_id=route_id,
+            decided_at=timezone.now(),
+            task_type=task_type,
+            key=key,
+            features=None if vector is None else vector.astype("<f8").tobytes(),
+            policy_version=served.compiled.version,
+            llm_model_id=model_id,
+            probability=decision.probability,
+            explored=decision.explored,
+        )
     )
     return Routed(
         route_id,

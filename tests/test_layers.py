@@ -39,6 +39,8 @@ LAYERS = {
         "ledger.models",
         "ledger.records",
         "ledger.bulk",
+        "ledger.route_ids",
+        "ledger.decision_log",
         "ledger.services",
         "ledger.selectors",
         "ledger.attribution",

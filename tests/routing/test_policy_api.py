@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth.models import User
 
 import billing.auth
+from ledger import decision_log
 from ledger.models import RouteDecision
 from routing.learning import policy_learn_for_contract
 from routing.serving import route_for_contract
@@ -279,3 +280,39 @@ def test_a_model_gone_from_the_catalog_is_no_route_not_a_server_error(vendor_cli
     assert refused, "some keys route to the light model"
     for answer in refused:
         assert "no longer in the catalog" in assert_error(answer, 404, "no_route")["message"]
+
+
+@pytest.fixture
+def spooled(settings, tmp_path):
+    """Decisions go to a spool this test stores itself (no background swap)."""
+    settings.ROUTE_DECISION_SPOOL_DIR = str(tmp_path)
+    settings.ROUTE_DECISION_SPOOL_SECONDS = 3600
+    yield tmp_path
+    decision_log.spools_close()
+    decision_log.spool_drain()
+
+
+def test_a_spooled_decision_is_stored_later_and_its_call_is_accepted_before(
+    vendor_client, learned, spooled
+):
+    routed = vendor_client.post(ROUTE, {"task_type": "review", "key": "k"}, format="json").json()
+    call = {
+        "external_id": "c-1",
+        "occurred_at": "2026-11-19T10:00:00Z",
+        "model": routed["model"],
+        "task_type": "review",
+        "input_tokens": 10,
+        "output_tokens": 1,
+        "route_id": routed["route_id"],
+    }
+
+    before = RouteDecision.objects.count()
+    report = vendor_client.post(CALLS, {"records": [call]}, format="json").json()
+    decision_log.spools_close()
+    decision_log.spool_drain()
+
+    assert before == 0
+    assert (report["accepted"], report["rejected"]) == (1, [])
+    listed = vendor_client.get(DECISIONS).json()["results"]
+    assert [(d["route_id"], d["model"]) for d in listed] == [(routed["route_id"], routed["model"])]
+    assert list(spooled.iterdir()) == []
