@@ -8,7 +8,7 @@ export DEBUG ?= 1
 PORT ?= 8000
 BIND ?= 127.0.0.1:$(PORT)
 
-.PHONY: install demo test serve worker beat bench lint format db-stop clean
+.PHONY: install demo test serve decisions worker beat bench lint format db-stop clean
 
 # The server and, as its own distribution, the client package
 # (clients/python, docs/LITELLM.md), both editable.
@@ -36,6 +36,9 @@ serve: $(STAMP)
 	$(BIN)/python manage.py migrate --no-input
 	@echo "serving on http://$(BIND) (another port: make serve PORT=8001, or BIND=host:port)"
 	BIND=$(BIND) $(BIN)/gunicorn --config config/gunicorn.py config.wsgi
+
+decisions: $(STAMP)
+	$(BIN)/python manage.py decisions_store
 
 worker: $(STAMP)
 	$(BIN)/python manage.py broker_check --for 'make worker'

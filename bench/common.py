@@ -118,7 +118,11 @@ class Gunicorn:
     process group so that stopping it stops its workers (also on Ctrl-C:
     use it as a context manager)."""
 
-    def __init__(self, *, env: dict[str, str], workers: int) -> None:
+    def __init__(
+        self, *, env: dict[str, str], workers: int, app: str = "config.wsgi", settings: bool = True
+    ) -> None:
+        """``app`` under the project's gunicorn settings, or under gunicorn's
+        own with ``settings`` false (an app that is not Django)."""
         self.workers = workers
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -129,9 +133,8 @@ class Gunicorn:
                 sys.executable,
                 "-m",
                 "gunicorn",
-                "--config",
-                "config/gunicorn.py",
-                "config.wsgi",
+                *(["--config", "config/gunicorn.py"] if settings else []),
+                app,
                 "--bind",
                 f"127.0.0.1:{self.port}",
                 "--workers",

@@ -7,24 +7,13 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import quote
 
 from django.conf import settings
 from kombu import Exchange, Queue
 
 from config.celery import app
 from tests.conftest import CELERY_TEST_BROKER_URL as BROKER_URL
-
-
-def worker_database_url() -> str:
-    """The test database pytest-django created, for the worker process."""
-    db = settings.DATABASES["default"]
-    # The embedded server listens on a socket directory: a percent-encoded
-    # path is a host in a database URL.
-    host = quote(db["HOST"], safe="")
-    return (
-        f"postgres://{db['USER']}:{db.get('PASSWORD', '')}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
+from tests.helpers import shared_database_url
 
 
 def queue_declare() -> str:
@@ -58,7 +47,7 @@ def worker_start(queue: str, *, pool: str = "solo", env: dict | None = None) -> 
             "WARNING",
         ],
         env=os.environ
-        | {"CELERY_BROKER_URL": BROKER_URL, "DATABASE_URL": worker_database_url(), "DEBUG": "1"}
+        | {"CELERY_BROKER_URL": BROKER_URL, "DATABASE_URL": shared_database_url(), "DEBUG": "1"}
         | (env or {}),
         cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
