@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from routing.decisions import policy_compile
 
@@ -105,3 +107,27 @@ def test_an_absurd_feature_is_clipped_and_still_decides(hardness):
     policy = numbers()
 
     assert greedy(policy, hardness) in CANDIDATES
+
+
+@given(
+    hardness=st.floats(-1e6, 1e6),
+    light_hard=st.floats(-500, 500),
+    margin=st.none() | st.sampled_from(["0", "0.02", "0.5"]),
+)
+def test_the_greedy_pick_is_the_rule_written_out_with_numpy(hardness, light_hard, margin):
+    # The rule as DESIGN.md states it, over arrays: the highest net among the
+    # eligible, ties to the cheaper, then to the first by name.
+    policy = numbers(light_hard=light_hard, margin=margin)
+    entry = policy.entries["review"]
+    z = np.clip((np.asarray([hardness]) - policy.feature_mean) / policy.feature_scale, -8, 8)
+    with np.errstate(over="ignore"):
+        success = 1.0 / (1.0 + np.exp(-(np.asarray(entry.logits) + policy.feature_weights @ z)))
+    net = success * entry.value - np.asarray(entry.cost)
+    eligible = [
+        i
+        for i in range(len(CANDIDATES))
+        if margin is None or success[i] >= success[policy.baseline] - float(margin)
+    ]
+    expected = min(eligible, key=lambda i: (-net[i], entry.cost[i], CANDIDATES[i]))
+
+    assert policy.greedy(entry, np.asarray([hardness])) == expected
