@@ -71,11 +71,12 @@ _TYPES = (
     "numeric",
     "boolean",
 )
-STORE_SQL = (
-    f"INSERT INTO ledger_routedecision ({', '.join(_COLUMNS)}) "
-    f"SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}) "
-    "ON CONFLICT (contract_id, route_id) DO NOTHING"
-)
+_INSERT = f"INSERT INTO ledger_routedecision ({', '.join(_COLUMNS)}) "
+_SKIP_STORED = " ON CONFLICT (contract_id, route_id) DO NOTHING"
+# One row (the request's own decision): VALUES, planned in a tenth of the
+# time unnest takes; many (a spool file): one array per column.
+ONE_SQL = f"{_INSERT}VALUES ({', '.join(['%s'] * len(_COLUMNS))}){_SKIP_STORED}"
+MANY_SQL = f"{_INSERT}SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}){_SKIP_STORED}"
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 _decoder = msgspec.json.Decoder(DecisionRow)
@@ -87,7 +88,10 @@ def decisions_store(rows: list[DecisionRow]) -> int:
     if not rows:
         return 0
     with connection.cursor() as cursor:
-        cursor.execute(STORE_SQL, [[getattr(r, c) for r in rows] for c in _COLUMNS])
+        if len(rows) == 1:
+            cursor.execute(ONE_SQL, [getattr(rows[0], c) for c in _COLUMNS])
+        else:
+            cursor.execute(MANY_SQL, [[getattr(r, c) for r in rows] for c in _COLUMNS])
         return cursor.rowcount
 
 

@@ -91,8 +91,9 @@ def test_stored_rows_are_the_rows_and_storing_them_again_adds_nothing(ids):
 
     first = decisions_store(rows)
     again = decisions_store([*rows, row(contract_id, "r-new", model_id)])
+    one_again = decisions_store([rows[0]])
 
-    assert (first, again) == (5, 1)
+    assert (first, again, one_again) == (5, 1, 0)
     assert [
         (r[0], r[4] if r[4] is None else bytes(r[4]), *r[1:4], *r[5:]) for r in stored(contract_id)
     ] == [
