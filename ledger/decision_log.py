@@ -21,8 +21,9 @@ worker itself doubled the route's p99.
 
 What a spooled decision can lose: only what the operating system had not
 written to disk when the machine itself went down. A line that does not
-decode (the machine stopped mid-write) is never dropped silently: the file
-is kept beside the spool as ``*.bad`` and logged.
+decode (the machine stopped mid-write), or a row the database refuses, is
+never dropped silently and never holds back the rest of its file: it is
+kept beside the spool in ``*.bad`` and logged.
 """
 
 import atexit
@@ -38,7 +39,7 @@ from pathlib import Path
 
 import msgspec
 from django.conf import settings
-from django.db import connection
+from django.db import DataError, IntegrityError, connection, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -95,22 +96,41 @@ def decisions_store(rows: list[DecisionRow]) -> int:
         return cursor.rowcount
 
 
+def _stored_one_by_one(rows: list[tuple[bytes, DecisionRow]]) -> tuple[int, list[bytes]]:
+    """Rows the database refused as a batch, stored one at a time: the new
+    count, and the lines of the rows it refuses."""
+    stored, refused = 0, []
+    for line, row in rows:
+        try:
+            with transaction.atomic():
+                stored += decisions_store([row])
+        except (DataError, IntegrityError):
+            refused.append(line)
+    return stored, refused
+
+
 def spool_file_store(path: Path) -> int:
     """Store one spool file's rows (the caller holds its lock), then delete
-    it; a file with a line that does not decode is renamed ``*.bad`` after
-    its good lines are stored. Returns the rows that were new."""
-    rows, bad = [], 0
+    it. Lines that do not decode, or rows the database refuses, never stop
+    the others (one tenant's decision cannot hold back another's): they are
+    kept in ``*.bad`` beside it and logged. Returns the rows that were new."""
+    rows, bad = [], []
     for line in path.read_bytes().splitlines():
         try:
-            rows.append(_decoder.decode(line))
+            rows.append((line, _decoder.decode(line)))
         except msgspec.DecodeError:
-            bad += 1
-    stored = decisions_store(rows)
+            bad.append(line)
+    try:
+        with transaction.atomic():
+            stored = decisions_store([row for _, row in rows])
+    except (DataError, IntegrityError):
+        stored, refused = _stored_one_by_one(rows)
+        bad += refused
     if bad:
-        path.rename(path.with_suffix(".bad"))
-        logger.error("%s: %d lines do not decode; kept as %s", path, bad, path.with_suffix(".bad"))
-    else:
-        path.unlink()
+        kept = path.with_suffix(".bad")
+        kept.write_bytes(b"".join(line + b"\n" for line in bad))
+        logger.error("%s: %d lines could not be stored; kept in %s", path, len(bad), kept)
+    path.unlink()
     return stored
 
 

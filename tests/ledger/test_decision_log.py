@@ -199,7 +199,7 @@ def test_the_decisions_of_a_process_killed_with_sigkill_are_stored_by_the_next_d
     assert spool_drain() == 0
 
 
-def test_a_file_with_a_line_that_does_not_decode_is_kept_and_its_good_lines_stored(
+def test_a_line_that_does_not_decode_is_kept_aside_and_the_good_lines_stored(
     ids, tmp_path, settings
 ):
     contract_id, model_id = ids
@@ -213,6 +213,27 @@ def test_a_file_with_a_line_that_does_not_decode_is_kept_and_its_good_lines_stor
     assert drained == 1
     assert [r[0] for r in stored(contract_id)] == ["r-good"]
     assert [p.name for p in tmp_path.iterdir()] == ["decisions-1-dead.bad"]
+    assert (tmp_path / "decisions-1-dead.bad").read_bytes() == b'[1, "r-cut", "2026-\n'
+
+
+def test_a_row_the_database_refuses_is_kept_aside_and_the_others_of_its_file_stored(
+    ids, tmp_path, settings
+):
+    contract_id, model_id = ids
+    settings.ROUTE_DECISION_SPOOL_DIR = str(tmp_path)
+    refused = row(contract_id, "r-refused", model_id, key="a\x00b")
+    spool = DecisionSpool(tmp_path, interval=3600)
+    for r in (row(contract_id, "r-1", model_id), refused, row(contract_id, "r-2", model_id)):
+        spool.append(r)
+    spool.close()
+
+    drained = spool_drain()
+
+    assert drained == 2
+    assert [r[0] for r in stored(contract_id)] == ["r-1", "r-2"]
+    [kept] = tmp_path.iterdir()
+    assert kept.suffix == ".bad"
+    assert kept.read_bytes() == decision_log._encoder.encode(refused) + b"\n"
 
 
 def test_a_file_being_created_is_never_taken_for_an_orphan(ids, tmp_path, settings):

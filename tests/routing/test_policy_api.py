@@ -316,3 +316,13 @@ def test_a_spooled_decision_is_stored_later_and_its_call_is_accepted_before(
     listed = vendor_client.get(DECISIONS).json()["results"]
     assert [(d["route_id"], d["model"]) for d in listed] == [(routed["route_id"], routed["model"])]
     assert list(spooled.iterdir()) == []
+
+
+@pytest.mark.parametrize("field", ["task_type", "key"])
+def test_a_route_request_holding_u0000_is_refused_and_nothing_stored(vendor_client, learned, field):
+    body = {"task_type": "review", "key": "k"} | {field: "a\u0000b"}
+
+    answer = vendor_client.post(ROUTE, body, format="json")
+
+    assert_error(answer, 400, "nul_character")
+    assert RouteDecision.objects.count() == 0
