@@ -7,6 +7,7 @@ COPY core ./core
 COPY routing ./routing
 COPY billing ./billing
 COPY ledger ./ledger
+COPY ops ./ops
 COPY manage.py ./
 RUN pip install --no-cache-dir .
 EXPOSE 8000

@@ -220,3 +220,24 @@ def test_the_embedded_database_starts_quietly_and_keeps_its_files_in_the_project
     assert sorted(p.name for p in project.iterdir()) == [".pgdata", ".pgdata-run"]
     assert list(temp.iterdir()) == []
     assert stopped.returncode == 0, stopped.stderr
+
+
+def test_the_image_and_the_package_hold_every_package_of_the_project():
+    # The settings and every app of the project's own: an app left out of
+    # either, docker-compose's services and `pip install .` fail to start.
+    import tomllib
+
+    from django.conf import settings
+
+    packages = ["config", *(app for app in settings.INSTALLED_APPS if (ROOT / app).is_dir())]
+    copied = {
+        line.split()[1]
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+    }
+    included = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "packages"
+    ]["find"]["include"]
+
+    assert [p for p in packages if p not in copied] == []
+    assert [p for p in packages if f"{p}*" not in included] == []
