@@ -1,6 +1,6 @@
 """Routing benchmark (docs/ROUTING.md): the in-process decision with
-features, the route endpoint under gunicorn at a fixed request rate with
-features, and the nightly policy run on generated logged decisions.
+features, the route endpoint with features under gunicorn at a fixed
+request rate, and the nightly policy run on generated logged decisions.
 
     python -m bench.route [--rate 500] [--seconds 30] [--workers 2]
                           [--clients 2] [--decisions 1000000]
@@ -8,8 +8,10 @@ features, and the nightly policy run on generated logged decisions.
 
 Every figure is printed with a ratio against a baseline measured in the
 same command: the decision against a bare SHA-256 of the key (the floor of
-a pick), the route with features against the same route without them, the
-nightly run against reading its rows with no work on them.
+a pick); the route with its decisions spooled against the same route
+inserting each decision in its request, and against the floor of the box (a
+fixed answer under the same gunicorn, bench/floor_wsgi.py); the nightly run
+against reading its rows with no work on them.
 
 A fresh ``bench_route`` database on the local server unless DATABASE_URL is
 set (then it is used as it is). Migrations run as the owner role, every
@@ -17,8 +19,10 @@ request and the nightly run as the application's role (``ledger_app``,
 core/db_roles.py), as in production.
 
 HTTP requests are sent open-loop on a fixed schedule from client
-processes; latency counts from each request's scheduled time, so a slow
-answer that delays the next request is charged to it too.
+processes, each encoded before the clock starts and sent on a bare socket;
+latency counts from each request's scheduled time to the last byte of its
+answer, so a slow answer that delays the next request is charged to it
+too.
 
 The generated decisions have a planted structure: feature 0 is a request's
 difficulty, every model's chance of success falls with it, the cheap
