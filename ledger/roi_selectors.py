@@ -18,7 +18,6 @@ from django.db import connection
 from billing.models import Contract
 from core.money import exact_context
 from ledger.attribution import (
-    ACCEPTED,
     EARLIEST,
     LATEST,
     attributed_sums,
@@ -129,8 +128,8 @@ def roi_outcome_sums(
         return _attributed_outcome_sums(contract, MODEL_LABELS[group_by], start, end)
     query = f"""
         SELECT {OUTCOME_KEYS[group_by]}, count(*), sum(o.value), sum(o.fee)
-          FROM ledger_outcome o
-         WHERE {_in_range("o", start, end)} AND {ACCEPTED}
+          FROM ledger_outcome_current o
+         WHERE {_in_range("o", start, end)} AND o.status = 'accepted'
          GROUP BY 1
     """
     return {
