@@ -43,36 +43,20 @@ def row(contract_id: int, route_id: str, model_id: int, **changes) -> DecisionRo
     return DecisionRow(**(fields | changes))
 
 
+# A stored decision's columns but its contract's.
+STORED = DecisionRow.__struct_fields__[1:]
+
+
 def stored(contract_id: int) -> list[tuple]:
-    return list(
-        RouteDecision.objects.filter(contract_id=contract_id)
-        .order_by("route_id")
-        .values_list(
-            "route_id",
-            "decided_at",
-            "task_type",
-            "key",
-            "features",
-            "policy_version",
-            "llm_model_id",
-            "probability",
-            "explored",
-        )
-    )
+    rows = RouteDecision.objects.filter(contract_id=contract_id).order_by("route_id")
+    return [
+        tuple(bytes(v) if isinstance(v, memoryview) else v for v in values)
+        for values in rows.values_list(*STORED)
+    ]
 
 
 def as_stored(r: DecisionRow) -> tuple:
-    return (
-        r.route_id,
-        r.decided_at,
-        r.task_type,
-        r.key,
-        r.features,
-        r.policy_version,
-        r.llm_model_id,
-        r.probability,
-        r.explored,
-    )
+    return tuple(getattr(r, field) for field in STORED)
 
 
 @pytest.fixture
@@ -94,10 +78,8 @@ def test_stored_rows_are_the_rows_and_storing_them_again_adds_nothing(ids):
     one_again = decisions_store([rows[0]])
 
     assert (first, again, one_again) == (5, 1, 0)
-    assert [
-        (r[0], r[4] if r[4] is None else bytes(r[4]), *r[1:4], *r[5:]) for r in stored(contract_id)
-    ] == [
-        (r.route_id, r.features, r.decided_at, r.task_type, r.key, *as_stored(r)[5:])
+    assert stored(contract_id) == [
+        as_stored(r)
         for r in sorted([*rows, row(contract_id, "r-new", model_id)], key=lambda r: r.route_id)
     ]
 

@@ -43,6 +43,14 @@ def rows(contract, light_model):
     return make
 
 
+def spooled(directory, rows: list[DecisionRow]) -> None:
+    """``rows`` appended to a spool of ``directory`` whose process let it go."""
+    spool = DecisionSpool(directory, interval=3600)
+    for row in rows:
+        spool.append(row)
+    spool.close()
+
+
 def route_ids() -> list[str]:
     return sorted(RouteDecision.objects.values_list("route_id", flat=True))
 
@@ -58,10 +66,7 @@ def test_without_a_spool_directory_there_is_nothing_to_store(settings):
 
 def test_once_stores_every_file_let_go_and_says_how_many(settings, tmp_path, rows):
     settings.ROUTE_DECISION_SPOOL_DIR = str(tmp_path)
-    spool = DecisionSpool(tmp_path, interval=3600)
-    for row in rows("a", 7):
-        spool.append(row)
-    spool.close()
+    spooled(tmp_path, rows("a", 7))
     out = io.StringIO()
 
     call_command("decisions_store", once=True, stdout=out)
@@ -107,10 +112,7 @@ def test_a_storer_process_stores_as_files_are_let_go_and_once_more_on_sigterm(tm
 
 def test_the_nightly_run_stores_what_is_left_before_it_learns(settings, tmp_path, rows):
     settings.ROUTE_DECISION_SPOOL_DIR = str(tmp_path)
-    spool = DecisionSpool(tmp_path, interval=3600)
-    for row in rows("left", 3):
-        spool.append(row)
-    spool.close()
+    spooled(tmp_path, rows("left", 3))
 
     policies_learn(as_of=datetime(2026, 12, 1, tzinfo=UTC))
 
