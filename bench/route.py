@@ -626,7 +626,9 @@ def database_ready() -> dict[str, str]:
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--database", "default", "--no-input", "-v0"],
         cwd=common.ROOT,
-        env={**env, "DATABASE_URL": owner},
+        # As the owner on both connections, the migration's own grant step
+        # warns that the application is the owner: the grants follow here.
+        env={**env, "DATABASE_URL": owner, "LOG_LEVEL": "ERROR"},
         check=True,
     )
     common.django_setup(env)
