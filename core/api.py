@@ -89,10 +89,16 @@ class BoundedJSONParser(JSONParser):
             raise InvalidInput(
                 f"the body is nested deeper than {MAX_DEPTH} levels", code=ErrorCode.TOO_DEEP
             )
-        problem = _unstorable(data)
-        if problem is not None:
-            raise InvalidInput(UNSTORABLE_MESSAGES[problem], code=problem)
+        storable_check(data)
         return data
+
+
+def storable_check(value) -> None:
+    """Refuse decoded JSON that cannot be stored (_unstorable): the DRF
+    parser's rule, for views that decode their bodies themselves."""
+    problem = _unstorable(value)
+    if problem is not None:
+        raise InvalidInput(UNSTORABLE_MESSAGES[problem], code=problem)
 
 
 def error_response(status_code: int, code: ErrorCode, message: str, details=None) -> Response:

@@ -17,11 +17,11 @@ from billing.selectors import contract_id_get
 from core.api import (
     PAGE_PARAMETERS,
     TIME_RANGE_PARAMETERS,
-    UNSTORABLE_MESSAGES,
     NoNegotiation,
     keyset_page,
     paginated,
     rendered_error,
+    storable_check,
     time_range,
 )
 from core.errors import ErrorCode, InvalidInput
@@ -150,10 +150,7 @@ class RouteView(ContractView):
             raise InvalidInput(str(exc)) from exc
         except msgspec.DecodeError as exc:
             raise InvalidInput("the body is not a JSON object", code=ErrorCode.MALFORMED) from exc
-        if "\x00" in given.task_type or "\x00" in given.key:
-            raise InvalidInput(
-                UNSTORABLE_MESSAGES[ErrorCode.NUL_CHARACTER], code=ErrorCode.NUL_CHARACTER
-            )
+        storable_check([given.task_type, given.key])
         routed = route_for_contract(
             contract_id=self.contract_id,
             task_type=given.task_type,
