@@ -199,26 +199,27 @@ def _encoded(records: list[dict]) -> bytes:
     return msgspec.json.encode({"records": records})
 
 
+def _ingester(record_type, record):
+    """Records of ``record_type`` decoded as the API decodes a batch, then
+    ``record``-ed; returns the report."""
+
+    def ingest(contract, records: list[dict]) -> services.IngestReport:
+        batch = decode_batch(_encoded(records), record_type=record_type)
+        return record(contract=contract, batch=batch)
+
+    return ingest
+
+
 @pytest.fixture
 def ingest_calls(db):
     """Ingest call records; returns the report."""
-
-    def ingest(contract, records: list[dict]) -> services.IngestReport:
-        batch = decode_batch(_encoded(records), record_type=CallIn)
-        return ingestion.calls_record(contract=contract, batch=batch)
-
-    return ingest
+    return _ingester(CallIn, ingestion.calls_record)
 
 
 @pytest.fixture
 def ingest_outcomes(db):
     """Ingest outcome records; returns the report."""
-
-    def ingest(contract, records: list[dict]) -> services.IngestReport:
-        batch = decode_batch(_encoded(records), record_type=OutcomeIn)
-        return ingestion.outcomes_record(contract=contract, batch=batch)
-
-    return ingest
+    return _ingester(OutcomeIn, ingestion.outcomes_record)
 
 
 @pytest.fixture
