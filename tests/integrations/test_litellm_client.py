@@ -42,6 +42,7 @@ from tests.factories import (
     LlmModelFactory,
     PriceFactory,
     api_key_create,
+    sonnet_priced,
 )
 from tests.helpers import wait_until
 
@@ -110,15 +111,7 @@ MESSAGES = [{"role": "user", "content": "Review PR-812"}]
 
 @pytest.fixture
 def priced_models(light_model):
-    sonnet = LlmModelFactory(name="claude-sonnet-4-5", provider="anthropic", tier="mid")
-    PriceFactory(
-        llm_model=sonnet,
-        input=Decimal("3"),
-        output=Decimal("15"),
-        cache_read=Decimal("0.30"),
-        cache_write=Decimal("3.75"),
-        cache_write_1h=Decimal("6"),
-    )
+    sonnet = sonnet_priced()
     flash = LlmModelFactory(name="gemini-2.5-flash", provider="google", tier="light")
     PriceFactory(
         llm_model=flash, input=Decimal("0.30"), output=Decimal("2.50"), cache_read=Decimal("0.075")

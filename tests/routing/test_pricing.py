@@ -23,6 +23,7 @@ from tests.factories import (
     LlmModelFactory,
     ModelAliasFactory,
     PriceFactory,
+    sonnet_priced,
 )
 
 JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -30,19 +31,8 @@ JAN_1 = datetime(2026, 1, 1, tzinfo=UTC)
 
 @pytest.fixture
 def sonnet(db):
-    """A model priced like Anthropic's Sonnet: input 3, output 15, cache
-    read 0.30, five-minute cache write 3.75, one-hour cache write 6."""
-    model = LlmModelFactory(name="claude-sonnet-4-5", provider="anthropic", tier="mid")
-    PriceFactory(
-        llm_model=model,
-        effective_from=JAN_1,
-        input=Decimal("3"),
-        output=Decimal("15"),
-        cache_read=Decimal("0.30"),
-        cache_write=Decimal("3.75"),
-        cache_write_1h=Decimal("6"),
-    )
-    return model
+    """tests.factories.sonnet_priced, in force from JAN_1."""
+    return sonnet_priced(effective_from=JAN_1)
 
 
 @pytest.fixture
