@@ -59,20 +59,19 @@ class PriceFactory(factory.django.DjangoModelFactory):
     per_request_usd = Decimal(0)
 
 
-def sonnet_priced(**price) -> LlmModel:
+def sonnet_priced(name: str = "claude-sonnet-4-5", **price) -> LlmModel:
     """A model priced like Anthropic's Sonnet: input 3, output 15, cache read
     0.30, five-minute cache write 3.75, one-hour cache write 6 (``price``:
-    other terms of its row, such as effective_from)."""
-    model = LlmModelFactory(name="claude-sonnet-4-5", provider="anthropic", tier="mid")
-    PriceFactory(
-        llm_model=model,
-        input=Decimal("3"),
-        output=Decimal("15"),
-        cache_read=Decimal("0.30"),
-        cache_write=Decimal("3.75"),
-        cache_write_1h=Decimal("6"),
-        **price,
-    )
+    other terms of its row, such as effective_from, or one of those)."""
+    model = LlmModelFactory(name=name, provider="anthropic", tier="mid")
+    terms = {
+        "input": Decimal("3"),
+        "output": Decimal("15"),
+        "cache_read": Decimal("0.30"),
+        "cache_write": Decimal("3.75"),
+        "cache_write_1h": Decimal("6"),
+    }
+    PriceFactory(llm_model=model, **(terms | price))
     return model
 
 

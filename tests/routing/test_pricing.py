@@ -105,15 +105,7 @@ def test_one_hour_cache_writes_without_a_1h_price_use_the_cache_write_price(
     """Same call as above, the row has no cache_write_1h price (so 3.75):
     (6000 x 3 + 3000 x 3.75 + 1000 x 3.75) / 1e6 = (18000 + 11250 + 3750) / 1e6
     = 0.033"""
-    model = LlmModelFactory(name="no-1h-price")
-    PriceFactory(
-        llm_model=model,
-        input=Decimal("3"),
-        output=Decimal("15"),
-        cache_read=Decimal("0.30"),
-        cache_write=Decimal("3.75"),
-        cache_write_1h=None,
-    )
+    sonnet_priced(name="no-1h-price", cache_write_1h=None)
     stored = ingest_one_call(
         usd_contract,
         CallRecordFactory(
