@@ -60,9 +60,8 @@ class RouteTable:
     2**64): h / 2**64 < c exactly when the integer h < ceil(c x 2**64)."""
 
     models: tuple[str, ...]
-    shares: tuple[Fraction, ...]
     thresholds: tuple[int, ...]
-    # Each share as logged (probability_text), computed once.
+    # Each model's share as logged (probability_text), computed once.
     probabilities: tuple[Decimal, ...]
 
     @classmethod
@@ -75,8 +74,7 @@ class RouteTable:
         for model in models:
             cumulative += shares[model]
             thresholds.append(-(-cumulative.numerator * SCALE // cumulative.denominator))
-        ordered = tuple(shares[m] for m in models)
-        return cls(models, ordered, tuple(thresholds), tuple(probability_text(s) for s in ordered))
+        return cls(models, tuple(thresholds), tuple(probability_text(shares[m]) for m in models))
 
     def pick(self, key: str) -> int:
         return bisect_right(self.thresholds, key_point(key))
