@@ -60,25 +60,28 @@ class DecisionRow(msgspec.Struct, frozen=True, array_like=True):
 
 
 _COLUMNS = DecisionRow.__struct_fields__
-_TYPES = (
-    "bigint",
-    "varchar",
-    "timestamptz",
-    "varchar",
-    "varchar",
-    "bytea",
-    "integer",
-    "bigint",
-    "numeric",
-    "boolean",
-)
+# Each column's array type for unnest, by name (a field without one fails
+# at import).
+_ARRAY_TYPES = {
+    "contract_id": "bigint",
+    "route_id": "varchar",
+    "decided_at": "timestamptz",
+    "task_type": "varchar",
+    "key": "varchar",
+    "features": "bytea",
+    "policy_version": "integer",
+    "llm_model_id": "bigint",
+    "probability": "numeric",
+    "explored": "boolean",
+}
 _INSERT = f"INSERT INTO ledger_routedecision ({', '.join(_COLUMNS)}) "
 _SKIP_STORED = " ON CONFLICT (contract_id, route_id) DO NOTHING"
 # One row (the request's own decision): VALUES, ~0.45 ms less than unnest
 # for a single row; many (a spool file): one array per column, which is
 # faster than a VALUES statement executed per row.
 ONE_SQL = f"{_INSERT}VALUES ({', '.join(['%s'] * len(_COLUMNS))}){_SKIP_STORED}"
-MANY_SQL = f"{_INSERT}SELECT * FROM unnest({', '.join(f'%s::{t}[]' for t in _TYPES)}){_SKIP_STORED}"
+_ARRAYS = ", ".join(f"%s::{_ARRAY_TYPES[c]}[]" for c in _COLUMNS)
+MANY_SQL = f"{_INSERT}SELECT * FROM unnest({_ARRAYS}){_SKIP_STORED}"
 
 _encoder = msgspec.json.Encoder(decimal_format="string")
 _decoder = msgspec.json.Decoder(DecisionRow)
